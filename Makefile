@@ -1,0 +1,46 @@
+# chainscan — two commands: `make run` and `make test`. Both set themselves up.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint format browser bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+# The dashboard with background scans. No environment: SQLite and a filesystem
+# broker (no Redis). With DATABASE_URL / CELERY_BROKER_URL: Postgres and Redis.
+run: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py bootstrap
+	@echo "chainscan: dashboard at http://$(HOST):$(PORT)/ (worker runs alongside; Ctrl-C stops both)"
+	@trap 'kill 0' EXIT INT TERM; \
+	  $(BIN)/celery -A chainscan worker -B --loglevel=INFO \
+	    --schedule "$${CHAINSCAN_VAR_DIR:-var}/celerybeat-schedule" & \
+	  $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Lint, then the whole suite against the real Postgres and Redis
+# (DATABASE_URL / CELERY_BROKER_URL when set, else 127.0.0.1 defaults).
+test: lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_analysis.py
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .mypy_cache

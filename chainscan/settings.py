@@ -1,0 +1,356 @@
+"""chainscan settings, read from the environment.
+
+Defaults work on a laptop (SQLite, DEBUG on, a filesystem broker so no Redis is
+needed). Production sets DEBUG=false, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL
+and CELERY_BROKER_URL; `.env.example` lists every variable. Parsing is strict:
+`DEBUG=ture` raises ImproperlyConfigured instead of silently meaning False.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    """Read a variable; ``NAME_FILE`` (Docker/compose secrets) wins if set."""
+    file_path = os.environ.get(f"{name}_FILE")
+    if file_path:
+        try:
+            return Path(file_path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE={file_path!r} cannot be read: {exc}") from None
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = env_str(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean; use true or false")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    raw = env_str(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
+    raw = env_str(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from None
+    if value <= minimum:
+        raise ImproperlyConfigured(f"{name}={value} must be greater than {minimum:g}")
+    return value
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = env_str(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = (env_str(name) or default).strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r} must be one of: {', '.join(choices)}")
+    return value
+
+
+def env_rate(name: str, default: str) -> tuple[int, int]:
+    """Parse ``120/m`` into (count, seconds); ``0`` turns the limit off (0, 0)."""
+    raw = (env_str(name) or default).strip().lower()
+    if raw in ("0", "off", ""):
+        return (0, 0)
+    match = re.fullmatch(r"(\d+)\s*/\s*(s|m|h|d)", raw)
+    if not match:
+        raise ImproperlyConfigured(f"{name}={raw!r} must look like 120/m (per s, m, h or d) or 0")
+    return int(match.group(1)), {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+
+
+# --- Core --------------------------------------------------------------------
+
+DEBUG = env_bool("DEBUG", True)
+_DEV_SECRET = "django-insecure-chainscan-development-key-never-use-in-production"  # noqa: S105
+SECRET_KEY = env_str("SECRET_KEY") or ""
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false")
+    SECRET_KEY = _DEV_SECRET
+elif SECRET_KEY == _DEV_SECRET and not DEBUG:
+    raise ImproperlyConfigured("the development SECRET_KEY must not be used with DEBUG=false")
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "scans",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "chainscan.urls"
+WSGI_APPLICATION = "chainscan.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "scans.context.chainscan",
+            ],
+        },
+    },
+]
+
+# --- Database ----------------------------------------------------------------
+
+VAR_DIR = Path(env_str("CHAINSCAN_VAR_DIR") or BASE_DIR / "var")
+_default_db = f"sqlite:///{VAR_DIR / 'chainscan.sqlite3'}"
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL") or _default_db,
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web and worker write to one file: wait for the lock instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"].update({"timeout": 30, "transaction_mode": "IMMEDIATE"})
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Auth, i18n, static ------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env_str("STATIC_ROOT") or BASE_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+# --- Security (production) ---------------------------------------------------
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+if env_bool("BEHIND_TLS_PROXY", False):
+    # The reverse proxy terminates TLS and says so in this header.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The health check comes over plain HTTP from inside the container.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# --- Celery ------------------------------------------------------------------
+
+_broker = env_str("CELERY_BROKER_URL") or ""
+if _broker:
+    CELERY_BROKER_URL = _broker
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+else:
+    # No Redis on a first run: kombu's filesystem transport passes messages
+    # through a folder, and a real `celery worker` consumes them.
+    _queue_dir = VAR_DIR / "broker"
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_queue_dir),
+        "data_folder_out": str(_queue_dir),
+        "processed_folder": str(VAR_DIR / "broker-processed"),
+        "store_processed": False,
+    }
+
+CHAINSCAN_SCAN_TIMEOUT = env_float("CHAINSCAN_SCAN_TIMEOUT", 30.0)
+# The hard limit must leave the engine's own scan budget room to finish and
+# persist; the soft limit marks the scan failed cleanly before the hard kill.
+CELERY_TASK_SOFT_TIME_LIMIT = env_int(
+    "CHAINSCAN_TASK_SOFT_TIME_LIMIT", int(CHAINSCAN_SCAN_TIMEOUT) + 30, minimum=1
+)
+CELERY_TASK_TIME_LIMIT = env_int(
+    "CHAINSCAN_TASK_TIME_LIMIT", CELERY_TASK_SOFT_TIME_LIMIT + 30, minimum=2
+)
+if CELERY_TASK_TIME_LIMIT <= CELERY_TASK_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "CHAINSCAN_TASK_TIME_LIMIT must exceed CHAINSCAN_TASK_SOFT_TIME_LIMIT"
+    )
+# Redelivery after a lost worker waits for the visibility timeout; keep it
+# above the hard limit so a live, slow task is never delivered twice.
+CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = env_int(
+    "CHAINSCAN_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT * 2, minimum=1
+)
+if int(str(CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"])) <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured("CHAINSCAN_VISIBILITY_TIMEOUT must exceed the task time limit")
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Scans wait on the network, not the CPU: a thread pool lets one worker
+# process hold many handshakes in flight (see README, "Throughput").
+CELERY_WORKER_POOL = env_choice("CHAINSCAN_WORKER_POOL", "threads", ("threads", "prefork", "solo"))
+CELERY_WORKER_CONCURRENCY = env_int("CHAINSCAN_WORKER_CONCURRENCY", 32, minimum=1)
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Tests give each run its own queue so stale messages never reach them.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CHAINSCAN_QUEUE") or "celery"
+CELERY_BEAT_SCHEDULE = {
+    "fail-stuck-scans": {
+        "task": "scans.tasks.fail_stuck_scans",
+        "schedule": 60.0,
+        # A beat message older than its period is pointless; drop it.
+        "options": {"expires": 55},
+    },
+    "flush-outbox": {
+        "task": "scans.tasks.flush_outbox",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
+}
+
+# --- chainscan ---------------------------------------------------------------
+
+CHAINSCAN_ALLOW_PRIVATE_ADDRESSES = env_bool("CHAINSCAN_ALLOW_PRIVATE_ADDRESSES", False)
+CHAINSCAN_ALLOWED_NETWORKS = env_list("CHAINSCAN_ALLOWED_NETWORKS", [])
+for _net in CHAINSCAN_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_net, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"CHAINSCAN_ALLOWED_NETWORKS: {_net!r} is not a network (e.g. 10.0.0.0/8)"
+        ) from None
+
+
+def _resolve_overrides(raw: str) -> dict[str, list[str]]:
+    """``name=ip[|ip…];name2=ip`` — pin names to addresses, like curl --resolve."""
+    table: dict[str, list[str]] = {}
+    for entry in filter(None, (e.strip() for e in raw.split(";"))):
+        name, _, addresses = entry.partition("=")
+        ips = [a.strip() for a in addresses.split("|") if a.strip()]
+        try:
+            for ip in ips:
+                ipaddress.ip_address(ip)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"CHAINSCAN_RESOLVE_OVERRIDES: {entry!r} must look like name=192.0.2.1|2001:db8::1"
+            ) from None
+        if not name.strip() or not ips:
+            raise ImproperlyConfigured(f"CHAINSCAN_RESOLVE_OVERRIDES: {entry!r} is incomplete")
+        table[name.strip().lower()] = ips
+    return table
+
+
+# Addresses to use for some names instead of DNS (split-horizon set-ups, and
+# the test suite's multi-address hosts). The address policy still applies.
+CHAINSCAN_RESOLVE_OVERRIDES = _resolve_overrides(env_str("CHAINSCAN_RESOLVE_OVERRIDES") or "")
+CHAINSCAN_CONNECT_TIMEOUT = env_float("CHAINSCAN_CONNECT_TIMEOUT", 5.0)
+CHAINSCAN_HANDSHAKE_TIMEOUT = env_float("CHAINSCAN_HANDSHAKE_TIMEOUT", 10.0)
+CHAINSCAN_SCAN_PARALLELISM = env_int("CHAINSCAN_SCAN_PARALLELISM", 8, minimum=1)
+CHAINSCAN_MAX_ADDRESSES = env_int("CHAINSCAN_MAX_ADDRESSES", 16, minimum=1)
+CHAINSCAN_MAX_CHAIN_CERTS = env_int("CHAINSCAN_MAX_CHAIN_CERTS", 10, minimum=1)
+CHAINSCAN_MAX_CHAIN_BYTES = env_int("CHAINSCAN_MAX_CHAIN_BYTES", 256 * 1024, minimum=1024)
+CHAINSCAN_EXPIRY_WARNING_DAYS = env_int("CHAINSCAN_EXPIRY_WARNING_DAYS", 21, minimum=0)
+CHAINSCAN_AIA_FETCHES = env_int("CHAINSCAN_AIA_FETCHES", 4, minimum=0)
+CHAINSCAN_AIA_TIMEOUT = env_float("CHAINSCAN_AIA_TIMEOUT", 5.0)
+CHAINSCAN_AIA_MAX_BYTES = env_int("CHAINSCAN_AIA_MAX_BYTES", 64 * 1024, minimum=1024)
+CHAINSCAN_TRUST_STORE = env_choice("CHAINSCAN_TRUST_STORE", "mozilla", ("mozilla", "system"))
+CHAINSCAN_TRUST_ANCHORS = env_str("CHAINSCAN_TRUST_ANCHORS") or ""
+CHAINSCAN_REQUIRE_LOGIN = env_bool("CHAINSCAN_REQUIRE_LOGIN", True)
+CHAINSCAN_PUBLIC_PERMALINKS = env_bool("CHAINSCAN_PUBLIC_PERMALINKS", True)
+CHAINSCAN_SUBMIT_RATE = env_rate("CHAINSCAN_SUBMIT_RATE", "120/m")
+CHAINSCAN_DEDUP_SECONDS = env_int("CHAINSCAN_DEDUP_SECONDS", 30, minimum=0)
+CHAINSCAN_HISTORY_PAGE_SIZE = env_int("CHAINSCAN_HISTORY_PAGE_SIZE", 50, minimum=1)
+
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("CACHE_URL")}
+        if env_str("CACHE_URL")
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL") or "INFO"},
+}

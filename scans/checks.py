@@ -1,0 +1,41 @@
+"""System checks for chainscan's own configuration, with stable ids and hints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, Warning, register
+
+
+@register()
+def chainscan_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    problems: list[Any] = []
+    anchors = settings.CHAINSCAN_TRUST_ANCHORS
+    if anchors and not Path(anchors).is_file():
+        problems.append(
+            Error(
+                f"CHAINSCAN_TRUST_ANCHORS={anchors!r} is not a readable file",
+                hint="Point it at a PEM file holding your private roots, or unset it.",
+                id="chainscan.E001",
+            )
+        )
+    if settings.CHAINSCAN_ALLOW_PRIVATE_ADDRESSES and not settings.DEBUG:
+        problems.append(
+            Warning(
+                "CHAINSCAN_ALLOW_PRIVATE_ADDRESSES is on in production: anyone who can submit a "
+                "scan can make the worker connect to internal addresses.",
+                hint="Prefer CHAINSCAN_ALLOWED_NETWORKS with just the networks you need.",
+                id="chainscan.W001",
+            )
+        )
+    if not settings.CHAINSCAN_REQUIRE_LOGIN and not settings.DEBUG:
+        problems.append(
+            Warning(
+                "CHAINSCAN_REQUIRE_LOGIN is off: anyone who reaches the dashboard can scan.",
+                hint="Leave it on unless the dashboard sits behind your own authentication.",
+                id="chainscan.W002",
+            )
+        )
+    return problems

@@ -1,0 +1,275 @@
+"""Reading certificates: DER bytes from a server or a file into CertificateInfo.
+
+Every byte here may be hostile: a server can send anything in its Certificate
+message and a user can paste anything. Nothing in this module raises on bad
+input; unparseable bytes become a CertificateInfo with ``parse_error`` set.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import re
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import pkcs7
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
+
+from .report import CertificateInfo
+
+# A PEM bundle pasted by a person or fetched from a URL; generous, but bounded.
+MAX_BUNDLE_BYTES = 2 * 1024 * 1024
+MAX_BUNDLE_CERTS = 500
+
+_PEM_RE = re.compile(
+    rb"-----BEGIN (?:TRUSTED |X509 )?CERTIFICATE-----(.+?)-----END (?:TRUSTED |X509 )?CERTIFICATE-----",
+    re.DOTALL,
+)
+_PKCS7_PEM_RE = re.compile(rb"-----BEGIN PKCS7-----(.+?)-----END PKCS7-----", re.DOTALL)
+
+
+class BundleError(ValueError):
+    """The input holds no certificate we can read; the message says why."""
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_certificate(der: bytes) -> x509.Certificate | None:
+    """Parse DER into a cryptography certificate, or ``None`` if it is not one."""
+    try:
+        return x509.load_der_x509_certificate(der)
+    except Exception:  # noqa: BLE001 - any parse failure means "not a certificate"
+        return None
+
+
+def describe(der: bytes) -> CertificateInfo:
+    """Return the fields a person reads for these bytes; never raises."""
+    cert = load_certificate(der)
+    if cert is None:
+        return _unparseable(der, "the bytes are not a valid DER X.509 certificate")
+    try:
+        return _describe(cert, der)
+    except Exception as exc:  # noqa: BLE001 - malformed extensions parse lazily
+        return _unparseable(der, f"the certificate has a malformed field ({_short(exc)})")
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return text[:200]
+
+
+def _unparseable(der: bytes, reason: str) -> CertificateInfo:
+    digest = sha256_hex(der)
+    return CertificateInfo(
+        sha256=digest,
+        der=der,
+        subject="(unreadable certificate)",
+        issuer="(unknown)",
+        common_name="",
+        serial="",
+        not_before=None,
+        not_after=None,
+        spki_sha256="",
+        ski=None,
+        aki=None,
+        signature_algorithm="unknown",
+        signature_hash=None,
+        key_type="unknown",
+        key_size=0,
+        is_ca=False,
+        self_signed=False,
+        parse_error=reason,
+    )
+
+
+def _name(name: x509.Name) -> str:
+    try:
+        return name.rfc4514_string()
+    except Exception:  # noqa: BLE001
+        return "(unreadable name)"
+
+
+def common_name(name: x509.Name) -> str:
+    try:
+        values = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    except Exception:  # noqa: BLE001
+        return ""
+    if not values:
+        return ""
+    value = values[0].value
+    return value if isinstance(value, str) else value.decode("utf-8", "replace")
+
+
+def _ext(cert: x509.Certificate, kind: type[x509.ExtensionType]) -> x509.ExtensionType | None:
+    try:
+        return cert.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def key_description(public_key: object) -> tuple[str, int]:
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return "RSA", public_key.key_size
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return f"EC {public_key.curve.name}", public_key.key_size
+    if isinstance(public_key, ed25519.Ed25519PublicKey):
+        return "Ed25519", 256
+    if isinstance(public_key, ed448.Ed448PublicKey):
+        return "Ed448", 456
+    if isinstance(public_key, dsa.DSAPublicKey):
+        return "DSA", public_key.key_size
+    return "unknown", 0
+
+
+def spki_der(cert: x509.Certificate) -> bytes:
+    return cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _describe(cert: x509.Certificate, der: bytes) -> CertificateInfo:
+    try:
+        spki = spki_der(cert)
+        key_type, key_size = key_description(cert.public_key())
+    except Exception:  # noqa: BLE001 - unsupported or malformed key
+        spki = b""
+        key_type, key_size = "unknown", 0
+
+    ski_ext = _ext(cert, x509.SubjectKeyIdentifier)
+    aki_ext = _ext(cert, x509.AuthorityKeyIdentifier)
+    bc = _ext(cert, x509.BasicConstraints)
+    aia = _ext(cert, x509.AuthorityInformationAccess)
+    san_ext = _ext(cert, x509.SubjectAlternativeName)
+
+    aia_issuers: list[str] = []
+    if isinstance(aia, x509.AuthorityInformationAccess):
+        for desc in aia:
+            if desc.access_method == AuthorityInformationAccessOID.CA_ISSUERS and isinstance(
+                desc.access_location, x509.UniformResourceIdentifier
+            ):
+                aia_issuers.append(desc.access_location.value[:2048])
+
+    san: list[str] = []
+    if isinstance(san_ext, x509.SubjectAlternativeName):
+        san.extend(san_ext.get_values_for_type(x509.DNSName))
+        san.extend(str(ip) for ip in san_ext.get_values_for_type(x509.IPAddress))
+
+    try:
+        sig_hash = cert.signature_hash_algorithm
+        signature_hash = sig_hash.name if sig_hash is not None else None
+    except Exception:  # noqa: BLE001 - unsupported algorithm
+        signature_hash = None
+    try:
+        oid = cert.signature_algorithm_oid
+        signature_algorithm = getattr(oid, "_name", None) or oid.dotted_string
+    except Exception:  # noqa: BLE001
+        signature_algorithm = "unknown"
+
+    subject = cert.subject
+    issuer = cert.issuer
+    return CertificateInfo(
+        sha256=sha256_hex(der),
+        der=der,
+        subject=_name(subject),
+        issuer=_name(issuer),
+        common_name=common_name(subject),
+        serial=format(cert.serial_number, "x"),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        spki_sha256=sha256_hex(spki) if spki else "",
+        ski=ski_ext.digest.hex() if isinstance(ski_ext, x509.SubjectKeyIdentifier) else None,
+        aki=(
+            aki_ext.key_identifier.hex()
+            if isinstance(aki_ext, x509.AuthorityKeyIdentifier) and aki_ext.key_identifier
+            else None
+        ),
+        signature_algorithm=signature_algorithm,
+        signature_hash=signature_hash,
+        key_type=key_type,
+        key_size=key_size,
+        is_ca=bool(isinstance(bc, x509.BasicConstraints) and bc.ca),
+        self_signed=subject == issuer,
+        aia_issuers=tuple(aia_issuers[:8]),
+        san=tuple(san[:500]),
+    )
+
+
+def to_pem(der: bytes) -> str:
+    body = base64.encodebytes(der).decode("ascii")
+    return f"-----BEGIN CERTIFICATE-----\n{body}-----END CERTIFICATE-----\n"
+
+
+def pem_bundle(certs: list[CertificateInfo] | tuple[CertificateInfo, ...]) -> str:
+    return "".join(to_pem(c.der) for c in certs)
+
+
+def read_bundle(data: bytes) -> list[bytes]:
+    """Split PEM, DER or PKCS#7 (PEM or DER, certs-only) input into DER certificates.
+
+    Order is kept, duplicates are kept: the first certificate is the leaf. A
+    PEM block whose base64 is broken is returned as its raw bytes so that the
+    analysis reports it as unreadable rather than silently dropping it.
+
+    Raises:
+        BundleError: when nothing certificate-like is found, or input is too big.
+    """
+    if len(data) > MAX_BUNDLE_BYTES:
+        raise BundleError(f"the input is larger than {MAX_BUNDLE_BYTES // 1024} KiB")
+    if load_certificate(data) is not None:
+        # Plain DER: checked before stripping, because a DER certificate can
+        # end in a byte that looks like whitespace.
+        return [data]
+    stripped = data.strip()
+    if not stripped:
+        raise BundleError("the input is empty")
+
+    out: list[bytes] = []
+    if b"-----BEGIN" in stripped:
+        for match in _PKCS7_PEM_RE.finditer(stripped):
+            out.extend(_pkcs7_der(_unbase64(match.group(1)) or b""))
+        for match in _PEM_RE.finditer(stripped):
+            body = _unbase64(match.group(1))
+            out.append(body if body is not None else match.group(0))
+        if not out:
+            raise BundleError("no BEGIN CERTIFICATE block was found in the PEM text")
+    else:
+        if load_certificate(stripped) is not None:
+            out.append(stripped)
+        else:
+            out.extend(_pkcs7_der(stripped))
+        if not out:
+            raise BundleError("the input is neither PEM, DER nor PKCS#7 certificates")
+    if len(out) > MAX_BUNDLE_CERTS:
+        raise BundleError(f"the input holds more than {MAX_BUNDLE_CERTS} certificates")
+    return out
+
+
+def _unbase64(body: bytes) -> bytes | None:
+    try:
+        return base64.b64decode(b"".join(body.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _pkcs7_der(data: bytes) -> list[bytes]:
+    for loader in (pkcs7.load_der_pkcs7_certificates, pkcs7.load_pem_pkcs7_certificates):
+        try:
+            certs = loader(data)
+        except Exception:  # noqa: BLE001 - not this encoding
+            continue
+        return [c.public_bytes(serialization.Encoding.DER) for c in certs]
+    return []
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

@@ -1,0 +1,369 @@
+"""The report data classes: what a scan or an offline check found.
+
+These classes are the engine's output and the one contract shared by the CLI
+(``--json``), the worker (which persists them), the JSON API (which serialises
+them) and the diff. They hold plain values only, so ``to_json`` and
+``from_json`` round-trip exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+class Severity(enum.StrEnum):
+    """How bad a finding is. ``error`` breaks some clients today."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"error": 2, "warning": 1, "info": 0}[self.value]
+
+
+class Verdict(enum.StrEnum):
+    """The one-word outcome for an endpoint or a whole scan."""
+
+    OK = "ok"
+    WARNING = "warning"
+    BROKEN = "broken"
+
+    @classmethod
+    def from_findings(cls, findings: tuple[Finding, ...] | list[Finding]) -> Verdict:
+        worst = max((f.severity.rank for f in findings), default=0)
+        return {2: cls.BROKEN, 1: cls.WARNING, 0: cls.OK}[worst]
+
+    @classmethod
+    def worst(cls, verdicts: list[Verdict]) -> Verdict:
+        order = [cls.OK, cls.WARNING, cls.BROKEN]
+        return max(verdicts, key=order.index, default=cls.OK)
+
+
+@dataclass(frozen=True)
+class CertificateInfo:
+    """One certificate as sent or as built, with the fields a person reads.
+
+    Attributes:
+        sha256: hex SHA-256 of the DER bytes; the identity of a certificate.
+        der: the exact bytes received (or built); may not parse.
+        subject: RFC 4514 subject, or a placeholder when the bytes do not parse.
+        parse_error: why the bytes are not a certificate, else ``None``.
+        spki_sha256: hex SHA-256 of the SubjectPublicKeyInfo. Two certificates
+            with the same value hold the same key (the X1/X3 case).
+    """
+
+    sha256: str
+    der: bytes
+    subject: str
+    issuer: str
+    common_name: str
+    serial: str
+    not_before: dt.datetime | None
+    not_after: dt.datetime | None
+    spki_sha256: str
+    ski: str | None
+    aki: str | None
+    signature_algorithm: str
+    signature_hash: str | None
+    key_type: str
+    key_size: int
+    is_ca: bool
+    self_signed: bool
+    aia_issuers: tuple[str, ...] = ()
+    san: tuple[str, ...] = ()
+    parse_error: str | None = None
+
+    @property
+    def label(self) -> str:
+        """A short human name: the common name, else the whole subject."""
+        return self.common_name or self.subject
+
+    @property
+    def short_fingerprint(self) -> str:
+        return self.sha256[:16]
+
+    def is_valid_at(self, when: dt.datetime) -> bool:
+        if self.not_before is None or self.not_after is None:
+            return False
+        return self.not_before <= when <= self.not_after
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem (or remark), with the words a tired admin needs.
+
+    Attributes:
+        code: stable identifier from the catalogue (``incomplete-chain``…).
+        detail: what is wrong, naming the certificates involved.
+        fix: the exact change to make.
+        certificates: SHA-256 of every certificate the finding is about.
+        clients: the client families that break or may break.
+    """
+
+    code: str
+    severity: Severity
+    title: str
+    detail: str
+    fix: str
+    certificates: tuple[str, ...] = ()
+    clients: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ClientVerdict:
+    """Whether one family of clients accepts the served chain, and why."""
+
+    family: str
+    name: str
+    examples: str
+    accepts: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class EndpointReport:
+    """What one address (with or without SNI) served, and what it should serve.
+
+    ``sni`` is ``None`` for the probe sent without a server name. ``error`` is
+    a finding code (``connect-failed``…) when no chain could be read; the
+    finding with that code says why.
+    """
+
+    address: str
+    port: int
+    sni: str | None
+    served: tuple[CertificateInfo, ...] = ()
+    expected: tuple[CertificateInfo, ...] = ()
+    anchor: CertificateInfo | None = None
+    anchor_source: str | None = None
+    findings: tuple[Finding, ...] = ()
+    clients: tuple[ClientVerdict, ...] = ()
+    verdict: Verdict = Verdict.OK
+    valid_until: dt.datetime | None = None
+    tls_version: str | None = None
+    cipher: str | None = None
+    connect_ms: float | None = None
+    handshake_ms: float | None = None
+    error: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Identity used to match endpoints across scans: address plus probe kind."""
+        return f"{self.address}{'' if self.sni is not None else ' (no SNI)'}"
+
+    def served_fingerprint(self) -> tuple[str, ...]:
+        return tuple(c.sha256 for c in self.served)
+
+    def expected_fingerprint(self) -> tuple[str, ...]:
+        return tuple(c.sha256 for c in self.expected)
+
+
+@dataclass(frozen=True)
+class Report:
+    """The whole result for one host and port.
+
+    ``error`` is set when the scan could not produce any chain at all (no DNS,
+    every address blocked or unreachable); the findings say why.
+    """
+
+    host: str
+    port: int
+    trust_store: str
+    evaluated_at: dt.datetime
+    endpoints: tuple[EndpointReport, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    verdict: Verdict = Verdict.OK
+    error: str | None = None
+    duration_ms: float | None = None
+
+    def all_findings(self) -> list[Finding]:
+        out = list(self.findings)
+        for endpoint in self.endpoints:
+            out.extend(endpoint.findings)
+        return out
+
+    @property
+    def valid_until(self) -> dt.datetime | None:
+        dates = [e.valid_until for e in self.endpoints if e.valid_until is not None]
+        return min(dates) if dates else None
+
+    def to_json(self, *, include_der: bool = False) -> dict[str, Any]:
+        return _report_to_json(self, include_der=include_der)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Report:
+        return _report_from_json(data)
+
+
+# --- JSON --------------------------------------------------------------------
+
+
+def _when(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _parse_when(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+def certificate_to_json(cert: CertificateInfo, *, include_der: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cert):
+        value = getattr(cert, f.name)
+        if f.name == "der":
+            if include_der:
+                out["der_base64"] = _b64(value)
+            continue
+        if isinstance(value, dt.datetime):
+            value = value.isoformat()
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[f.name] = value
+    return out
+
+
+def certificate_from_json(data: dict[str, Any]) -> CertificateInfo:
+    import base64
+
+    kwargs = {k: v for k, v in data.items() if k in _CERT_FIELDS}
+    kwargs["der"] = base64.b64decode(data.get("der_base64", ""))
+    kwargs["not_before"] = _parse_when(data.get("not_before"))
+    kwargs["not_after"] = _parse_when(data.get("not_after"))
+    kwargs["aia_issuers"] = tuple(data.get("aia_issuers", ()))
+    kwargs["san"] = tuple(data.get("san", ()))
+    return CertificateInfo(**kwargs)
+
+
+_CERT_FIELDS = {f.name for f in dataclasses.fields(CertificateInfo)}
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode("ascii")
+
+
+def finding_to_json(finding: Finding) -> dict[str, Any]:
+    return {
+        "code": finding.code,
+        "severity": finding.severity.value,
+        "title": finding.title,
+        "detail": finding.detail,
+        "fix": finding.fix,
+        "certificates": list(finding.certificates),
+        "clients": list(finding.clients),
+    }
+
+
+def finding_from_json(data: dict[str, Any]) -> Finding:
+    return Finding(
+        code=data["code"],
+        severity=Severity(data["severity"]),
+        title=data["title"],
+        detail=data["detail"],
+        fix=data["fix"],
+        certificates=tuple(data.get("certificates", ())),
+        clients=tuple(data.get("clients", ())),
+    )
+
+
+def endpoint_to_json(endpoint: EndpointReport, *, include_der: bool) -> dict[str, Any]:
+    def certs(items: tuple[CertificateInfo, ...]) -> list[dict[str, Any]]:
+        return [certificate_to_json(c, include_der=include_der) for c in items]
+
+    return {
+        "address": endpoint.address,
+        "port": endpoint.port,
+        "sni": endpoint.sni,
+        "verdict": endpoint.verdict.value,
+        "error": endpoint.error,
+        "tls_version": endpoint.tls_version,
+        "cipher": endpoint.cipher,
+        "connect_ms": endpoint.connect_ms,
+        "handshake_ms": endpoint.handshake_ms,
+        "served": certs(endpoint.served),
+        "expected": certs(endpoint.expected),
+        "anchor": (
+            certificate_to_json(endpoint.anchor, include_der=include_der)
+            if endpoint.anchor
+            else None
+        ),
+        "anchor_source": endpoint.anchor_source,
+        "findings": [finding_to_json(f) for f in endpoint.findings],
+        "clients": [dataclasses.asdict(c) for c in endpoint.clients],
+        "valid_until": _when(endpoint.valid_until),
+    }
+
+
+def endpoint_from_json(data: dict[str, Any]) -> EndpointReport:
+    def certs(items: list[dict[str, Any]]) -> tuple[CertificateInfo, ...]:
+        return tuple(certificate_from_json(c) for c in items)
+
+    return EndpointReport(
+        address=data["address"],
+        port=data["port"],
+        sni=data.get("sni"),
+        served=certs(data.get("served", [])),
+        expected=certs(data.get("expected", [])),
+        anchor=certificate_from_json(data["anchor"]) if data.get("anchor") else None,
+        anchor_source=data.get("anchor_source"),
+        findings=tuple(finding_from_json(f) for f in data.get("findings", [])),
+        clients=tuple(ClientVerdict(**c) for c in data.get("clients", [])),
+        verdict=Verdict(data.get("verdict", "ok")),
+        valid_until=_parse_when(data.get("valid_until")),
+        tls_version=data.get("tls_version"),
+        cipher=data.get("cipher"),
+        connect_ms=data.get("connect_ms"),
+        handshake_ms=data.get("handshake_ms"),
+        error=data.get("error"),
+    )
+
+
+def _report_to_json(report: Report, *, include_der: bool) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA_VERSION,
+        "host": report.host,
+        "port": report.port,
+        "verdict": report.verdict.value,
+        "trust_store": report.trust_store,
+        "evaluated_at": report.evaluated_at.isoformat(),
+        "valid_until": _when(report.valid_until),
+        "error": report.error,
+        "duration_ms": report.duration_ms,
+        "findings": [finding_to_json(f) for f in report.findings],
+        "endpoints": [endpoint_to_json(e, include_der=include_der) for e in report.endpoints],
+    }
+
+
+def _report_from_json(data: dict[str, Any]) -> Report:
+    return Report(
+        host=data["host"],
+        port=data["port"],
+        trust_store=data["trust_store"],
+        evaluated_at=dt.datetime.fromisoformat(data["evaluated_at"]),
+        endpoints=tuple(endpoint_from_json(e) for e in data.get("endpoints", [])),
+        findings=tuple(finding_from_json(f) for f in data.get("findings", [])),
+        verdict=Verdict(data.get("verdict", "ok")),
+        error=data.get("error"),
+        duration_ms=data.get("duration_ms"),
+    )
+
+
+__all__ = [
+    "CertificateInfo",
+    "ClientVerdict",
+    "EndpointReport",
+    "Finding",
+    "Report",
+    "Severity",
+    "Verdict",
+    "field",
+]

@@ -1,0 +1,382 @@
+"""Running a scan: resolve → policy → handshake per address → analyse → report.
+
+This is the one entry point the CLI and the worker share. Every network seam
+(resolver, prober, issuer fetcher, learned issuers) is passed in, so a test can
+point a made-up host name at several loopback servers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from .analysis import AnalysisLimits, IssuerFetcher, IssuerSource, analyse
+from .certs import describe
+from .findings import make_finding
+from .network import (
+    OpenSSLProber,
+    ProbeLimits,
+    Prober,
+    ProbeResult,
+    ResolveError,
+    Resolver,
+    SystemResolver,
+)
+from .policy import AddressBlocked, AddressPolicy, parse_ip
+from .report import EndpointReport, Finding, Report, Severity, Verdict
+from .targets import Target
+from .trust import TrustStore
+
+# Clients that send no SNI today: Java 6, Android 2.x, IE on Windows XP, many
+# monitoring probes and some bots and proxies.
+NO_SNI_CLIENTS = ("legacy",)
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    """Everything a scan may do, decided by the operator.
+
+    Attributes:
+        scan_timeout: wall-clock budget for the whole scan; endpoints not done
+            by then are reported as timed out.
+        max_addresses: a name with more addresses is scanned on the first ones.
+        parallelism: handshakes in flight at once within one scan.
+    """
+
+    policy: AddressPolicy = field(default_factory=AddressPolicy)
+    probe: ProbeLimits = field(default_factory=ProbeLimits)
+    analysis: AnalysisLimits = field(default_factory=AnalysisLimits)
+    scan_timeout: float = 30.0
+    max_addresses: int = 16
+    parallelism: int = 8
+    no_sni_probe: bool = True
+
+
+@dataclass
+class Seams:
+    """The pluggable parts of a scan. Defaults are the real network."""
+
+    resolver: Resolver = field(default_factory=SystemResolver)
+    prober: Prober = field(default_factory=OpenSSLProber)
+    issuers: IssuerSource | None = None
+    fetcher: IssuerFetcher | None = None
+
+
+def run_scan(
+    target: Target,
+    *,
+    trust: TrustStore,
+    config: ScanConfig | None = None,
+    seams: Seams | None = None,
+    pin: Sequence[str] = (),
+    at: dt.datetime | None = None,
+) -> Report:
+    """Scan every address of ``target`` and return the report. Never raises on network input.
+
+    Args:
+        pin: scan only these addresses (still checked by the policy), sending
+            the host name as SNI — one node behind a load balancer, or a
+            server before the DNS switch.
+        at: evaluation time for validity (default: now).
+    """
+    config = config or ScanConfig()
+    seams = seams or Seams()
+    started = time.monotonic()
+    when = at or dt.datetime.now(dt.UTC)
+    sni = None if target.is_ip else target.host
+
+    def finish(
+        endpoints: list[EndpointReport], findings: list[Finding], error: str | None
+    ) -> Report:
+        counted = [e for e in endpoints if e.sni is not None or sni is None]
+        verdict = Verdict.worst([e.verdict for e in counted] + [Verdict.from_findings(findings)])
+        return Report(
+            host=target.host,
+            port=target.port,
+            trust_store=trust.name,
+            evaluated_at=when,
+            endpoints=tuple(endpoints),
+            findings=tuple(findings),
+            verdict=verdict,
+            error=error,
+            duration_ms=round((time.monotonic() - started) * 1000, 1),
+        )
+
+    # 1. Resolve (or take the pinned addresses).
+    try:
+        addresses = (
+            list(dict.fromkeys(pin)) if pin else seams.resolver.resolve(target.host, target.port)
+        )
+    except ResolveError as exc:
+        finding = make_finding(
+            "dns-failed",
+            detail=f"{exc}. Without an address there is nothing to connect to.",
+            fix=(
+                f"Check the spelling of {target.host}, and that its A/AAAA records exist "
+                "(`dig A host` and `dig AAAA host`). If the name is internal, chainscan's "
+                "resolver must be able to see your internal DNS."
+            ),
+        )
+        return finish([], [finding], str(exc))
+    addresses = addresses[: config.max_addresses]
+
+    # 2. The policy, on each resolved address, before anything connects.
+    endpoints: dict[tuple[str, bool], EndpointReport] = {}
+    allowed: list[str] = []
+    for address in addresses:
+        try:
+            config.policy.check(address)
+        except AddressBlocked as exc:
+            endpoints[(address, True)] = _failed_endpoint(
+                address,
+                target.port,
+                sni,
+                "address-blocked",
+                str(exc),
+                fix=(
+                    "If this host is yours and inside your network, the operator can allow "
+                    "it with CHAINSCAN_ALLOWED_NETWORKS (a list of networks) or "
+                    "CHAINSCAN_ALLOW_PRIVATE_ADDRESSES=true; the CLI takes --allow-private."
+                ),
+            )
+            continue
+        allowed.append(str(parse_ip(address)))
+
+    # 3. Handshakes in parallel, with SNI on every address and once without.
+    jobs: list[tuple[str, str | None]] = [(a, sni) for a in allowed]
+    if sni is not None and allowed and config.no_sni_probe:
+        jobs.append((allowed[0], None))
+    results: dict[tuple[str, str | None], ProbeResult] = {}
+    if jobs:
+        pool = ThreadPoolExecutor(max_workers=max(1, min(config.parallelism, len(jobs))))
+        try:
+            futures: dict[Future[ProbeResult], tuple[str, str | None]] = {
+                pool.submit(seams.prober.probe, a, target.port, s, config.probe): (a, s)
+                for a, s in jobs
+            }
+            deadline = started + config.scan_timeout
+            pending = set(futures)
+            while pending:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                done, pending = wait(pending, timeout=remaining, return_when=FIRST_COMPLETED)
+                for future in done:
+                    key = futures[future]
+                    try:
+                        results[key] = future.result()
+                    except Exception as exc:  # noqa: BLE001 - a prober bug must not lose the scan
+                        results[key] = ProbeResult(
+                            error="handshake-failed",
+                            error_detail=f"internal error while probing: {type(exc).__name__}",
+                        )
+            for future in pending:
+                a, s = futures[future]
+                future.cancel()
+                results[(a, s)] = ProbeResult(
+                    error="timeout",
+                    error_detail=(
+                        f"the scan's time budget ({config.scan_timeout:g} s) ran out before "
+                        f"{a} finished its handshake"
+                    ),
+                )
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    # 4. Analyse each chain.
+    for (address, probe_sni), result in results.items():
+        endpoints[(address, probe_sni is not None or sni is None)] = _endpoint_from_probe(
+            address, target, probe_sni, result, trust=trust, at=when, config=config, seams=seams
+        )
+
+    ordered = [endpoints[k] for k in sorted(endpoints, key=lambda k: (not k[1], _addr_key(k[0])))]
+    findings = _cross_endpoint_findings(ordered, target)
+    readable = [e for e in ordered if e.served]
+    error = None
+    if not readable:
+        reasons = [f.detail for e in ordered for f in e.findings if f.severity == Severity.ERROR]
+        error = reasons[0] if reasons else "no address could be scanned"
+    return finish(ordered, findings, error)
+
+
+def _addr_key(address: str) -> tuple[int, str]:
+    ip = parse_ip(address)
+    return (ip.version if ip else 9, f"{int(ip):040d}" if ip else address)
+
+
+_NETWORK_FIXES = {
+    "connect-failed": (
+        "Check that the server is running and listens on this port, and that no firewall "
+        "between chainscan and the server rejects the connection."
+    ),
+    "timeout": (
+        "Check firewalls and load-balancer health: the address accepts nothing or answers too "
+        "slowly. If the server is just slow, the operator can raise CHAINSCAN_CONNECT_TIMEOUT "
+        "and CHAINSCAN_HANDSHAKE_TIMEOUT."
+    ),
+    "not-tls": (
+        "Point chainscan at the TLS port (usually 443), or configure TLS on this one. Services "
+        "that start in plain text and upgrade (STARTTLS) are not supported yet."
+    ),
+    "handshake-failed": (
+        "Look at the server's TLS configuration and its error log at the time of this scan: "
+        "a broken certificate file or key, or no protocol/cipher in common, are the usual causes."
+    ),
+    "too-many-certs": (
+        "Serve only the leaf and the intermediates that lead to the root (usually 2–3 "
+        "certificates); remove the rest from the chain file."
+    ),
+}
+
+
+def _failed_endpoint(
+    address: str, port: int, sni: str | None, code: str, detail: str, *, fix: str
+) -> EndpointReport:
+    finding = make_finding(code, detail=detail, fix=fix)
+    return EndpointReport(
+        address=address,
+        port=port,
+        sni=sni,
+        findings=(finding,),
+        verdict=Verdict.from_findings([finding]),
+        error=code,
+    )
+
+
+def _endpoint_from_probe(
+    address: str,
+    target: Target,
+    sni: str | None,
+    result: ProbeResult,
+    *,
+    trust: TrustStore,
+    at: dt.datetime,
+    config: ScanConfig,
+    seams: Seams,
+) -> EndpointReport:
+    base = EndpointReport(
+        address=address,
+        port=target.port,
+        sni=sni,
+        tls_version=result.tls_version,
+        cipher=result.cipher,
+        connect_ms=_round(result.connect_ms),
+        handshake_ms=_round(result.handshake_ms),
+    )
+    if result.error and not result.chain:
+        code = result.error
+        detail = result.error_detail or code
+        failed = _failed_endpoint(
+            address, target.port, sni, code, detail, fix=_NETWORK_FIXES.get(code, "")
+        )
+        return dataclasses.replace(failed, connect_ms=base.connect_ms)
+    analysis = analyse(
+        result.chain,
+        hostname=target.host if sni is not None or target.is_ip else None,
+        trust=trust,
+        at=at,
+        issuers=seams.issuers,
+        fetcher=seams.fetcher,
+        limits=config.analysis,
+    )
+    endpoint = analysis.apply(base)
+    if result.error:
+        # A chain arrived, then the handshake failed (e.g. the client rejected
+        # a malformed certificate): keep both.
+        extra = make_finding(
+            result.error,
+            detail=result.error_detail or result.error,
+            fix=_NETWORK_FIXES.get(result.error, ""),
+        )
+        findings = (*endpoint.findings, extra)
+        endpoint = dataclasses.replace(
+            endpoint, findings=findings, verdict=Verdict.from_findings(findings), error=result.error
+        )
+    return endpoint
+
+
+def _round(value: float | None) -> float | None:
+    return round(value, 1) if value is not None else None
+
+
+def _cross_endpoint_findings(endpoints: list[EndpointReport], target: Target) -> list[Finding]:
+    findings: list[Finding] = []
+    with_sni = [e for e in endpoints if e.sni is not None and e.served]
+    groups: dict[tuple[str, ...], list[EndpointReport]] = {}
+    for endpoint in with_sni:
+        groups.setdefault(endpoint.served_fingerprint(), []).append(endpoint)
+    if len(groups) > 1:
+        lines = []
+        for members in groups.values():
+            addresses = ", ".join(m.address for m in members)
+            names = " → ".join(describe_label(e) for e in members[0].served[:4])
+            lines.append(
+                f"{addresses} serve{'s' if len(members) == 1 else ''} [{names}] ({members[0].verdict.value})"
+            )
+        verdicts = {e.verdict for e in with_sni}
+        severity_broken = len(verdicts) > 1
+        findings.append(
+            make_finding(
+                "endpoints-differ",
+                detail=(
+                    f"The {len(with_sni)} addresses of {target.host} do not all serve the same "
+                    "chain, so what a visitor sees depends on which address DNS or the load "
+                    "balancer hands them: "
+                    + "; ".join(lines)
+                    + (
+                        ". Some addresses are broken while others work — the classic "
+                        '"works for me, fails for them".'
+                        if severity_broken
+                        else "."
+                    )
+                ),
+                fix=(
+                    "Deploy the same certificate and chain file on every node, then reload or "
+                    "restart each one (a node that was not restarted keeps serving the old "
+                    "chain). Re-scan to confirm every address matches."
+                ),
+                certificates=tuple(dict.fromkeys(c.sha256 for e in with_sni for c in e.served[:1])),
+                severity=Severity.ERROR if severity_broken else Severity.WARNING,
+            )
+        )
+    no_sni = [e for e in endpoints if e.sni is None and e.served]
+    if no_sni and with_sni and target.host:
+        plain = no_sni[0]
+        same_address = next((e for e in with_sni if e.address == plain.address), with_sni[0])
+        if plain.served[0].sha256 != same_address.served[0].sha256:
+            covers = target.host in plain.served[0].san
+            findings.append(
+                make_finding(
+                    "no-sni-different-cert",
+                    detail=(
+                        f"Without SNI, {plain.address} sends another certificate "
+                        f"({plain.served[0].label}, {plain.served[0].short_fingerprint}) than with "
+                        f"SNI ({same_address.served[0].label}, "
+                        f"{same_address.served[0].short_fingerprint}). Clients that send no "
+                        "server name — Java 6, Android 2.x, Internet Explorer on Windows XP, some "
+                        "monitoring probes, scripts and proxies — get the other one"
+                        + ("" if covers else f", which does not cover {target.host}")
+                        + "."
+                    ),
+                    fix=(
+                        f"If such clients matter, make the certificate for {target.host} the "
+                        "server's default (the first or default virtual host / binding). "
+                        "Otherwise this is informational."
+                    ),
+                    certificates=(plain.served[0].sha256, same_address.served[0].sha256),
+                    clients=NO_SNI_CLIENTS,
+                )
+            )
+    return findings
+
+
+def describe_label(endpoint_cert: object) -> str:
+    label = getattr(endpoint_cert, "label", "")
+    return str(label) or "?"
+
+
+__all__ = ["ScanConfig", "Seams", "describe", "run_scan"]

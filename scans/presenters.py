@@ -1,0 +1,93 @@
+"""Shaping engine reports for templates: served vs expected side by side, with marks.
+
+No parsing here: the certificates are already CertificateInfo data classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .engine.report import CertificateInfo, EndpointReport, Finding
+
+# Which findings make a served certificate "wrong" rather than merely "extra".
+_WRONG_CODES = {"wrong-intermediate-same-key", "wrong-intermediate", "unreadable-cert"}
+
+
+@dataclass
+class ChainRow:
+    position: int
+    cert: CertificateInfo
+    mark: str  # ok | misplaced | extra | anchor | wrong | duplicate | missing
+    note: str
+
+
+@dataclass
+class EndpointView:
+    endpoint: EndpointReport
+    index: int = 0
+    served: list[ChainRow] = field(default_factory=list)
+    expected: list[ChainRow] = field(default_factory=list)
+    errors: list[Finding] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
+    infos: list[Finding] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        e = self.endpoint
+        where = f"[{e.address}]" if ":" in e.address else e.address
+        return f"{where}:{e.port}" + ("" if e.sni is not None else " without SNI")
+
+
+_NOTES = {
+    "ok": "in place",
+    "misplaced": "needed, but in the wrong position",
+    "extra": "not needed by any path",
+    "anchor": "the root itself: clients already have it",
+    "wrong": "does not belong here",
+    "duplicate": "sent more than once",
+    "missing": "not served: clients must find it themselves",
+}
+
+
+def endpoint_view(endpoint: EndpointReport, index: int = 0) -> EndpointView:
+    view = EndpointView(endpoint=endpoint, index=index)
+    expected_pos = {c.sha256: i for i, c in enumerate(endpoint.expected)}
+    wrong = {sha for f in endpoint.findings if f.code in _WRONG_CODES for sha in f.certificates}
+    seen: set[str] = set()
+    for i, cert in enumerate(endpoint.served):
+        if cert.sha256 in seen:
+            mark = "duplicate"
+        elif endpoint.anchor is not None and cert.sha256 == endpoint.anchor.sha256:
+            mark = "anchor"
+        elif cert.sha256 in expected_pos:
+            mark = "ok" if expected_pos[cert.sha256] == i else "misplaced"
+        elif cert.sha256 in wrong and i > 0:
+            mark = "wrong"
+        elif i == 0:
+            mark = "wrong" if endpoint.expected else "ok"
+        else:
+            mark = "extra"
+        seen.add(cert.sha256)
+        view.served.append(ChainRow(i, cert, mark, _NOTES[mark]))
+    served_set = {c.sha256 for c in endpoint.served}
+    for i, cert in enumerate(endpoint.expected):
+        mark = "ok" if cert.sha256 in served_set else "missing"
+        view.expected.append(ChainRow(i, cert, mark, _NOTES[mark]))
+    for finding in endpoint.findings:
+        {"error": view.errors, "warning": view.warnings}.get(
+            finding.severity.value, view.infos
+        ).append(finding)
+    for cert in (
+        *endpoint.served,
+        *endpoint.expected,
+        *([endpoint.anchor] if endpoint.anchor else []),
+    ):
+        view.names[cert.sha256] = cert.label
+    return view
+
+
+def checked_endpoint(analysis: object) -> EndpointReport:
+    """An EndpointReport for a pasted chain (no address)."""
+    base = EndpointReport(address="pasted chain", port=0, sni="")
+    return analysis.apply(base)  # type: ignore[attr-defined, no-any-return]

@@ -1,0 +1,153 @@
+"""The bridge from Django to the engine: settings → engine config, database → issuer source.
+
+The engine knows nothing of Django; this module reads settings and the
+learned-certificate table and hands the engine plain objects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+
+from django.conf import settings
+
+from .engine.aia import HttpIssuerFetcher
+from .engine.analysis import AnalysisLimits
+from .engine.network import ProbeLimits, Resolver, StaticResolver, SystemResolver
+from .engine.policy import AddressPolicy
+from .engine.report import CertificateInfo
+from .engine.scan import ScanConfig, Seams
+from .engine.trust import TrustStore, load_trust_store
+
+# How many learned CA certificates one issuer lookup may return: enough for
+# re-issued intermediates and cross-signs, bounded against a polluted table.
+MAX_LEARNED_ISSUERS = 20
+
+_trust_lock = threading.Lock()
+_trust_cache: dict[tuple[object, ...], TrustStore] = {}
+
+
+def subject_hash(name: str) -> str:
+    return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def address_policy() -> AddressPolicy:
+    return AddressPolicy(
+        allow_private=settings.CHAINSCAN_ALLOW_PRIVATE_ADDRESSES,
+        allowed_networks=tuple(settings.CHAINSCAN_ALLOWED_NETWORKS),
+    )
+
+
+def scan_config() -> ScanConfig:
+    return ScanConfig(
+        policy=address_policy(),
+        probe=ProbeLimits(
+            connect_timeout=settings.CHAINSCAN_CONNECT_TIMEOUT,
+            handshake_timeout=settings.CHAINSCAN_HANDSHAKE_TIMEOUT,
+            max_chain_bytes=settings.CHAINSCAN_MAX_CHAIN_BYTES,
+        ),
+        analysis=AnalysisLimits(
+            max_aia_fetches=settings.CHAINSCAN_AIA_FETCHES,
+            expiry_warning_days=settings.CHAINSCAN_EXPIRY_WARNING_DAYS,
+            max_chain_certs=settings.CHAINSCAN_MAX_CHAIN_CERTS,
+        ),
+        scan_timeout=settings.CHAINSCAN_SCAN_TIMEOUT,
+        max_addresses=settings.CHAINSCAN_MAX_ADDRESSES,
+        parallelism=settings.CHAINSCAN_SCAN_PARALLELISM,
+    )
+
+
+def issuer_fetcher() -> HttpIssuerFetcher:
+    """A fetcher per scan: its cache lives as long as the scan."""
+    return HttpIssuerFetcher(
+        policy=address_policy(),
+        resolver=resolver(),
+        timeout=settings.CHAINSCAN_AIA_TIMEOUT,
+        max_bytes=settings.CHAINSCAN_AIA_MAX_BYTES,
+    )
+
+
+class LearnedIssuers:
+    """Every CA certificate chainscan has seen, as an issuer source for the engine."""
+
+    def issuers_for(self, cert: CertificateInfo) -> list[bytes]:
+        from .models import Certificate
+
+        rows = Certificate.objects.filter(
+            is_ca=True, subject_hash=subject_hash(cert.issuer)
+        ).values_list("der", flat=True)[:MAX_LEARNED_ISSUERS]
+        return [bytes(der) for der in rows]
+
+
+class RecordingFetcher:
+    """Wraps the HTTP fetcher to remember what it fetched, so the worker can
+    add those issuers to the learned cache (the next scan needs no fetch)."""
+
+    def __init__(self, inner: HttpIssuerFetcher) -> None:
+        self.inner = inner
+        self._fetched: list[bytes] = []
+        self._lock = threading.Lock()
+
+    def fetch(self, url: str) -> list[bytes]:
+        ders = self.inner.fetch(url)
+        with self._lock:
+            self._fetched.extend(ders)
+        return ders
+
+    def fetched(self) -> list[bytes]:
+        with self._lock:
+            return list(self._fetched)
+
+
+def resolver() -> Resolver:
+    overrides = settings.CHAINSCAN_RESOLVE_OVERRIDES
+    return StaticResolver(overrides, fallback=SystemResolver()) if overrides else SystemResolver()
+
+
+def seams() -> Seams:
+    return Seams(
+        resolver=resolver(),
+        issuers=LearnedIssuers(),
+        fetcher=RecordingFetcher(issuer_fetcher()),
+    )
+
+
+def _custom_anchor_pems() -> tuple[tuple[str, bytes], ...]:
+    from .models import TrustAnchor
+
+    bundles: list[tuple[str, bytes]] = []
+    path = settings.CHAINSCAN_TRUST_ANCHORS
+    if path:
+        bundles.append((f"file {Path(path).name}", Path(path).read_bytes()))
+    for name, pem in (
+        TrustAnchor.objects.filter(enabled=True).order_by("name").values_list("name", "pem")
+    ):
+        bundles.append((name, pem.encode("utf-8")))
+    return tuple(bundles)
+
+
+def trust_store() -> TrustStore:
+    """The configured store plus custom anchors, built once per process per content.
+
+    Custom anchors live in the database (admin) and in a file; the cache key is
+    their content, so an edit in the admin takes effect on the next scan
+    without rebuilding Mozilla's 150 roots for every scan.
+    """
+    anchors = _custom_anchor_pems()
+    key = (settings.CHAINSCAN_TRUST_STORE, anchors)
+    with _trust_lock:
+        store = _trust_cache.get(key)
+        if store is None:
+            store = load_trust_store(settings.CHAINSCAN_TRUST_STORE)
+            for label, pem in anchors:
+                store = _with_extra(store, pem, label)
+            _trust_cache.clear()
+            _trust_cache[key] = store
+        return store
+
+
+def _with_extra(store: TrustStore, pem: bytes, label: str) -> TrustStore:
+    from .engine.trust import store_with_extra
+
+    return store_with_extra(store, pem, f"custom: {label}")

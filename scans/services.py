@@ -1,0 +1,352 @@
+"""Every state change of a scan, in one traceable place.
+
+Views, the API, the CLI-less management commands and the tasks call these;
+nothing else writes Scan rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Iterable, Sequence
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from .engine.certs import describe
+from .engine.report import CertificateInfo, Report
+from .engine.targets import Target
+from .models import Certificate, ChainEntry, Endpoint, Finding, Host, Scan
+from .scanning import subject_hash
+
+log = logging.getLogger(__name__)
+
+
+# --- Requesting --------------------------------------------------------------
+
+
+def host_get_or_create(*, target: Target) -> Host:
+    try:
+        host, _ = Host.objects.get_or_create(hostname=target.host, port=target.port)
+    except IntegrityError:
+        # Two requests created it at once; the other one won.
+        host = Host.objects.get(hostname=target.host, port=target.port)
+    return host
+
+
+def scan_request(
+    *,
+    targets: Sequence[Target],
+    user: object | None = None,
+    client_ip: str | None = None,
+    pin: Sequence[str] = (),
+) -> list[Scan]:
+    """Create one queued scan per target and enqueue each after commit.
+
+    A target already queued or running (same host, port and pinned addresses)
+    within ``CHAINSCAN_DEDUP_SECONDS`` returns the existing scan instead of a
+    second one: a double-clicked form or a retried API call is harmless.
+    """
+
+    window = timezone.now() - dt.timedelta(seconds=settings.CHAINSCAN_DEDUP_SECONDS)
+    pinned = sorted(set(pin))
+    scans: list[Scan] = []
+    requested_by = user if getattr(user, "is_authenticated", False) else None
+    with transaction.atomic():
+        for target in targets:
+            host = host_get_or_create(target=target)
+            existing = (
+                Scan.objects.filter(
+                    host=host,
+                    status__in=[Scan.Status.QUEUED, Scan.Status.RUNNING],
+                    requested_at__gte=window,
+                    pinned_addresses=pinned,
+                )
+                .order_by("-requested_at")
+                .first()
+                if settings.CHAINSCAN_DEDUP_SECONDS
+                else None
+            )
+            if existing is not None:
+                scans.append(existing)
+                continue
+            scan = Scan.objects.create(
+                host=host,
+                requested_by=requested_by,
+                requested_from=client_ip,
+                pinned_addresses=pinned,
+            )
+            scans.append(scan)
+            transaction.on_commit(lambda pk=scan.pk: scan_dispatch(scan_id=pk))
+    return scans
+
+
+def scan_dispatch(*, scan_id: int) -> bool:
+    """Send the scan to the broker and note it; a broker outage leaves it for the outbox.
+
+    The row is committed before this runs, so the submission is never lost: if
+    Redis is down the scan stays queued with no ``dispatched_at``, and the
+    periodic ``flush_outbox`` task (or the next submission) sends it later.
+    """
+    from .tasks import run_scan
+
+    try:
+        run_scan.apply_async(args=[scan_id], retry=False)
+    except Exception as exc:  # noqa: BLE001 - any broker failure: keep the row for the outbox
+        log.warning("broker unavailable, scan %s left in the outbox: %s", scan_id, exc)
+        return False
+    Scan.objects.filter(pk=scan_id, dispatched_at__isnull=True).update(dispatched_at=timezone.now())
+    return True
+
+
+def outbox_flush(*, older_than: dt.timedelta = dt.timedelta(seconds=5)) -> int:
+    """Dispatch queued scans that never reached the broker. Returns how many were sent."""
+    cutoff = timezone.now() - older_than
+    ids = list(
+        Scan.objects.filter(
+            status=Scan.Status.QUEUED, dispatched_at__isnull=True, requested_at__lte=cutoff
+        ).values_list("pk", flat=True)[:1000]
+    )
+    return sum(1 for pk in ids if scan_dispatch(scan_id=pk))
+
+
+# --- Running -----------------------------------------------------------------
+
+
+def scan_claim(*, scan_id: int) -> Scan | None:
+    """Move a queued scan to running. ``None`` if another worker has it or it is gone.
+
+    Compare-and-set on the status makes a redelivered or duplicated message
+    harmless. A RUNNING scan whose lease expired (its worker died: SIGKILL, OOM,
+    a lost node) may be claimed again: that is how a killed scan still finishes.
+    """
+    now = timezone.now()
+    lease = dt.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    claimed = Scan.objects.filter(
+        Q(status=Scan.Status.QUEUED) | Q(status=Scan.Status.RUNNING, started_at__lt=now - lease),
+        pk=scan_id,
+    ).update(status=Scan.Status.RUNNING, started_at=now, dispatched_at=now)
+    if not claimed:
+        return None
+    Scan.objects.filter(pk=scan_id).update(attempts=F("attempts") + 1)
+    return Scan.objects.select_related("host").get(pk=scan_id)
+
+
+def scan_fail(*, scan_id: int, error: str) -> bool:
+    """Mark an unfinished scan failed with a reason a person can read."""
+    return bool(
+        Scan.objects.filter(
+            pk=scan_id, status__in=[Scan.Status.QUEUED, Scan.Status.RUNNING]
+        ).update(status=Scan.Status.FAILED, error=error[:2000], finished_at=timezone.now())
+    )
+
+
+def scans_fail_stuck() -> int:
+    """Fail scans left running past the hard time limit, or queued far too long."""
+    now = timezone.now()
+    limit = dt.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    stuck_running = Scan.objects.filter(
+        status=Scan.Status.RUNNING, started_at__lt=now - limit * 2
+    ).update(
+        status=Scan.Status.FAILED,
+        finished_at=now,
+        error="the scan did not finish within its time limit (the worker may have died); "
+        "run it again",
+    )
+    stuck_queued = Scan.objects.filter(
+        status=Scan.Status.QUEUED, requested_at__lt=now - dt.timedelta(hours=6)
+    ).update(
+        status=Scan.Status.FAILED,
+        finished_at=now,
+        error="no worker picked this scan up for 6 hours; is a worker running?",
+    )
+    return stuck_running + stuck_queued
+
+
+# --- Recording ---------------------------------------------------------------
+
+
+def certificates_store(*, infos: Iterable[CertificateInfo]) -> dict[str, Certificate]:
+    """Store each distinct certificate once; return them by SHA-256."""
+    wanted: dict[str, CertificateInfo] = {}
+    for info in infos:
+        wanted.setdefault(info.sha256, info)
+    if not wanted:
+        return {}
+    existing = {c.sha256: c for c in Certificate.objects.filter(sha256__in=list(wanted))}
+    missing = [_certificate_row(info) for sha, info in wanted.items() if sha not in existing]
+    if missing:
+        Certificate.objects.bulk_create(missing, ignore_conflicts=True)
+        existing.update(
+            {
+                c.sha256: c
+                for c in Certificate.objects.filter(sha256__in=[m.sha256 for m in missing])
+            }
+        )
+    return existing
+
+
+def certificates_learn(*, ders: Iterable[bytes]) -> None:
+    """Remember certificates fetched via AIA (the learned intermediate cache)."""
+    certificates_store(infos=[describe(d) for d in ders])
+
+
+def _certificate_row(info: CertificateInfo) -> Certificate:
+    return Certificate(
+        sha256=info.sha256,
+        der=info.der,
+        subject=info.subject,
+        issuer=info.issuer,
+        subject_hash=subject_hash(info.subject),
+        common_name=info.common_name,
+        serial=info.serial,
+        not_before=info.not_before,
+        not_after=info.not_after,
+        spki_sha256=info.spki_sha256,
+        ski=info.ski or "",
+        aki=info.aki or "",
+        signature_algorithm=info.signature_algorithm[:100],
+        signature_hash=info.signature_hash or "",
+        key_type=info.key_type,
+        key_size=info.key_size,
+        is_ca=info.is_ca and info.parse_error is None,
+        self_signed=info.self_signed,
+        aia_issuers=list(info.aia_issuers),
+        san=list(info.san),
+        parse_error=info.parse_error or "",
+    )
+
+
+def _digest(parts: Iterable[str]) -> str:
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def report_digests(report: Report) -> tuple[str, str, str]:
+    served = _digest(f"{e.key}={','.join(e.served_fingerprint())}" for e in report.endpoints)
+    expected = _digest(f"{e.key}={','.join(e.expected_fingerprint())}" for e in report.endpoints)
+    findings = _digest(sorted({f.code for f in report.all_findings()}))
+    return served, expected, findings
+
+
+def scan_record(*, scan: Scan, report: Report, fetched: Iterable[bytes] = ()) -> Scan:
+    """Persist a finished report on a running scan. Returns the scan, now done or failed.
+
+    Only a RUNNING scan is written, in one transaction, so a finished scan is
+    never rewritten (permalinks stay stable).
+    """
+    from .history import classify_change
+
+    with transaction.atomic():
+        locked = Scan.objects.select_for_update().select_related("host").get(pk=scan.pk)
+        if locked.status != Scan.Status.RUNNING:
+            log.info("scan %s is %s, not recording", scan.pk, locked.status)
+            return locked
+        certs = certificates_store(
+            infos=[
+                c
+                for e in report.endpoints
+                for c in (*e.served, *e.expected, *((e.anchor,) if e.anchor else ()))
+            ]
+        )
+        certificates_learn(ders=fetched)
+        position = 0
+        finding_rows: list[Finding] = []
+        for index, endpoint in enumerate(report.endpoints):
+            row = Endpoint.objects.create(
+                scan=locked,
+                position=index,
+                address=endpoint.address,
+                port=endpoint.port,
+                sni=endpoint.sni or "",
+                no_sni=endpoint.sni is None,
+                tls_version=endpoint.tls_version or "",
+                cipher=endpoint.cipher or "",
+                connect_ms=endpoint.connect_ms,
+                handshake_ms=endpoint.handshake_ms,
+                error=endpoint.error or "",
+                verdict=endpoint.verdict.value,
+                valid_until=endpoint.valid_until,
+                anchor=certs[endpoint.anchor.sha256] if endpoint.anchor else None,
+                anchor_source=endpoint.anchor_source or "",
+                clients=[
+                    {
+                        "family": c.family,
+                        "name": c.name,
+                        "examples": c.examples,
+                        "accepts": c.accepts,
+                        "reason": c.reason,
+                    }
+                    for c in endpoint.clients
+                ],
+            )
+            ChainEntry.objects.bulk_create(
+                [
+                    ChainEntry(endpoint=row, kind=kind, position=i, certificate=certs[c.sha256])
+                    for kind, chain in (
+                        (ChainEntry.Kind.SERVED, endpoint.served),
+                        (ChainEntry.Kind.EXPECTED, endpoint.expected),
+                    )
+                    for i, c in enumerate(chain)
+                ]
+            )
+            for finding in endpoint.findings:
+                finding_rows.append(_finding_row(locked, row, finding, position))
+                position += 1
+        for finding in report.findings:
+            finding_rows.append(_finding_row(locked, None, finding, position))
+            position += 1
+        Finding.objects.bulk_create(finding_rows)
+
+        served, expected, findings_digest = report_digests(report)
+        locked.served_digest, locked.expected_digest, locked.findings_digest = (
+            served,
+            expected,
+            findings_digest,
+        )
+        locked.status = Scan.Status.FAILED if report.error else Scan.Status.DONE
+        locked.error = (report.error or "")[:2000]
+        locked.verdict = report.verdict.value
+        locked.trust_store = report.trust_store[:200]
+        locked.duration_ms = report.duration_ms
+        locked.valid_until = report.valid_until
+        locked.finished_at = timezone.now()
+        classify_change(scan=locked, report=report)
+        locked.save(
+            update_fields=[
+                "served_digest",
+                "expected_digest",
+                "findings_digest",
+                "status",
+                "error",
+                "verdict",
+                "trust_store",
+                "duration_ms",
+                "valid_until",
+                "finished_at",
+                "change",
+                "change_summary",
+                "previous",
+            ]
+        )
+    return locked
+
+
+def _finding_row(scan: Scan, endpoint: Endpoint | None, finding: object, position: int) -> Finding:
+    from .engine.report import Finding as EngineFinding
+
+    assert isinstance(finding, EngineFinding)
+    return Finding(
+        scan=scan,
+        endpoint=endpoint,
+        position=position,
+        code=finding.code,
+        severity=finding.severity.value,
+        title=finding.title,
+        detail=finding.detail,
+        fix=finding.fix,
+        certificates=list(finding.certificates),
+        clients=list(finding.clients),
+    )
