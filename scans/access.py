@@ -1,12 +1,21 @@
 """Who may see what. One helper per object kind, so permission bugs live here.
 
-Rules (README "Access"):
+Rules:
 - With CHAINSCAN_REQUIRE_LOGIN (default) the dashboard, host pages, diffs and
-  the API need a signed-in user (API: a per-user token).
+  the API need a signed-in user (API: a per-user token, or a browser session
+  for reads).
+- A team is a Django auth group: a signed-in user browses the scans that they
+  or anyone sharing a group with them requested (alice and bob in "ops" see
+  each other's history; charlie, in no group of theirs, sees none of it).
+  Superusers browse everything. With login not required the dashboard is
+  open, so every scan is browsable by everyone.
 - A report's permalink is viewable by anyone holding it, unless
-  CHAINSCAN_PUBLIC_PERMALINKS is false: that is how teammates and incident
-  channels share a report. The token carries 256 random bits.
-- Unknown tokens are 404 without saying whether anything exists.
+  CHAINSCAN_PUBLIC_PERMALINKS is false, which limits it to signed-in users:
+  that is how teammates and incident channels share a report. The token
+  carries 256 random bits. (With login not required the dashboard lists every
+  token anyway, so permalinks stay open there.)
+- Unknown tokens and hosts are 404 without saying whether anything exists:
+  an invisible scan or host looks exactly like a missing one.
 """
 
 from __future__ import annotations
@@ -16,12 +25,18 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.views import redirect_to_login
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 
-from .models import Host, Scan
+from .models import Scan
 
 View = Callable[..., HttpResponse]
+
+# Permalink tokens are 43 characters (secrets.token_urlsafe(32)); anything far
+# off is rejected before it reaches the database.
+TOKEN_LENGTHS = range(20, 65)
 
 
 def dashboard_allowed(request: HttpRequest) -> bool:
@@ -40,11 +55,14 @@ def dashboard_view(view: View) -> View:
     return wrapper
 
 
+# --- Scans by permalink ---------------------------------------------------------
+
+
 def scan_for_permalink(request: HttpRequest, token: str) -> Scan:
     """The scan behind a permalink, or 404 (also when the viewer may not see it)."""
     if not settings.CHAINSCAN_PUBLIC_PERMALINKS and not dashboard_allowed(request):
         raise Http404("no such report")
-    if not 20 <= len(token) <= 64:
+    if len(token) not in TOKEN_LENGTHS:
         raise Http404("no such report")
     try:
         return Scan.objects.select_related("host").get(token=token)
@@ -52,8 +70,53 @@ def scan_for_permalink(request: HttpRequest, token: str) -> Scan:
         raise Http404("no such report") from None
 
 
-def host_for_dashboard(hostname: str, port: int) -> Host:
-    try:
-        return Host.objects.get(hostname=hostname, port=port)
-    except Host.DoesNotExist:
-        raise Http404("no such host") from None
+# --- Scans by browsing (host history, "the scan before") ---------------------------
+
+
+def _team_scope(user: Any) -> Q:
+    """Scans requested by ``user`` or by anyone sharing a group with them.
+
+    One subquery, so a history page stays one SQL statement however big the team.
+    """
+    User = get_user_model()
+    teammates = User.objects.filter(Q(pk=user.pk) | Q(groups__in=user.groups.values("pk"))).values(
+        "pk"
+    )
+    return Q(requested_by__in=teammates)
+
+
+def browse_scope(user: Any) -> Q | None:
+    """The scans ``user`` may browse, as a filter; ``None`` means all of them."""
+    if not settings.CHAINSCAN_REQUIRE_LOGIN:
+        return None
+    if user is None or not user.is_authenticated:
+        return Q(pk__in=[])
+    if user.is_superuser:
+        return None
+    return _team_scope(user)
+
+
+def record_scope(requested_by_id: int | None) -> Q:
+    """The scans a newly finished scan is compared with (the requester's team).
+
+    Decided when the scan is recorded, so a host scanned by two teams gets two
+    independent change histories, each matching what that team browses.
+    """
+    if not settings.CHAINSCAN_REQUIRE_LOGIN:
+        return Q()
+    if requested_by_id is None:
+        return Q(requested_by__isnull=True)
+    user = get_user_model().objects.filter(pk=requested_by_id).first()
+    return _team_scope(user) if user is not None else Q(requested_by__isnull=True)
+
+
+def browsable_scans(request: HttpRequest) -> QuerySet[Scan]:
+    scope = browse_scope(request.user)
+    scans = Scan.objects.all()
+    return scans if scope is None else scans.filter(scope)
+
+
+def can_browse(request: HttpRequest, scan: Scan) -> bool:
+    """May the viewer reach ``scan`` by browsing (not only by holding its link)?"""
+    scope = browse_scope(request.user)
+    return scope is None or Scan.objects.filter(scope, pk=scan.pk).exists()

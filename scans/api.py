@@ -4,96 +4,151 @@
 Authentication: ``Authorization: Bearer <token>`` (a per-user token made in the
 admin or with ``manage.py api_token``). A signed-in browser session may read
 (GET) but not write: writes need a token, so no cross-site form can submit
-scans on a user's behalf. Errors are ``{"error": {"code", "message"}}``.
+scans on a user's behalf. With CHAINSCAN_REQUIRE_LOGIN every endpoint but the
+OpenAPI document needs one or the other.
+
+Every error, including 404 and 405, is ``{"error": {"code", "message"}}``;
+``/api/openapi.json`` documents each response and a test holds the code to it.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 from functools import wraps
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.core.paginator import EmptyPage, Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.urls import path, reverse
+from django.urls import path, re_path, reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods
 
-from . import ratelimit, services
-from .access import scan_for_permalink
-from .engine.diff import diff_reports, diff_to_json
+from . import history, ratelimit, services
+from .access import browsable_scans, browse_scope, scan_for_permalink
+from .engine.diff import diff_to_json
 from .engine.policy import parse_ip
-from .engine.targets import TargetError, parse_target
-from .forms import MAX_PINNED
+from .engine.targets import Target, TargetError, parse_target
+from .forms import MAX_PINNED, HistoryPageForm
 from .models import ApiToken, Host, Scan
-from .reports import report_from_scan, scan_json, scans_with_report_data
+from .reports import scan_json, scans_with_report_data
+
+log = logging.getLogger(__name__)
 
 MAX_BODY = 16 * 1024
+NOT_FOUND = "no such resource"
+SEND_TOKEN = "send an API token: Authorization: Bearer …"
+
+ApiView = Callable[..., HttpResponse]
 
 
 def error(status: int, code: str, message: str) -> JsonResponse:
     return JsonResponse({"error": {"code": code, "message": message}}, status=status)
 
 
+class BadToken(Exception):
+    """A Bearer token was sent and matches no active user's token."""
+
+
 def _token_user(request: HttpRequest) -> Any:
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
+    """The user of the request's Bearer token; ``None`` without one.
+
+    Other schemes (a reverse proxy's Basic auth) are not ours and are ignored.
+    """
+    scheme, _, key = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() != "bearer":
         return None
     row = (
         ApiToken.objects.select_related("user")
         .filter(key_hash=ApiToken.hash_key(key.strip()), user__is_active=True)
         .first()
+        if key.strip()
+        else None
     )
     if row is None:
-        return None
+        raise BadToken
     ApiToken.objects.filter(pk=row.pk).update(last_used_at=timezone.now())
     return row.user
 
 
-def api_view(
-    *, write: bool = False
-) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """Authenticate (token, or session for reads) and turn 404s into JSON."""
+def api_view(*, methods: Sequence[str] = ("GET",), write: bool = False) -> Callable[[ApiView], ApiView]:
+    """Method check, authentication, and JSON for every error the view raises."""
 
-    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorator(view: ApiView) -> ApiView:
         @csrf_exempt
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            user = _token_user(request)
-            if request.META.get("HTTP_AUTHORIZATION") and user is None:
+            if request.method not in methods:
+                response = error(405, "method-not-allowed", f"use {' or '.join(methods)}")
+                response["Allow"] = ", ".join(methods)
+                return response
+            try:
+                user = _token_user(request)
+            except BadToken:
                 return error(401, "bad-token", "the API token is not valid")
             if user is not None:
                 request.user = user
-            elif write and settings.CHAINSCAN_REQUIRE_LOGIN:
-                return error(401, "token-required", "send an API token: Authorization: Bearer …")
-            request.api_authenticated = user is not None or request.user.is_authenticated  # type: ignore[attr-defined]
+            elif write:
+                # A session cookie rides along on cross-site requests, and this
+                # view is CSRF-exempt: writes count only a token as identity.
+                request.user = AnonymousUser()
+            if settings.CHAINSCAN_REQUIRE_LOGIN and not request.user.is_authenticated:
+                return error(401, "token-required", SEND_TOKEN)
             try:
                 return view(request, *args, **kwargs)
             except Http404:
-                return error(404, "not-found", "no such resource")
+                return error(404, "not-found", NOT_FOUND)
+            except Exception:
+                log.exception("API error on %s %s", request.method, request.path)
+                return error(500, "internal-error", "chainscan hit an internal error")
 
         return wrapper
 
     return decorator
 
 
-def _require_dashboard(request: HttpRequest) -> JsonResponse | None:
-    if settings.CHAINSCAN_REQUIRE_LOGIN and not getattr(request, "api_authenticated", False):
-        return error(401, "login-required", "send an API token: Authorization: Bearer …")
-    return None
+def _permalink(request: HttpRequest, token: str) -> str:
+    return request.build_absolute_uri(reverse("report", args=[token]))
 
 
-def _permalink(request: HttpRequest, scan: Scan) -> str:
-    return request.build_absolute_uri(reverse("report", args=[scan.token]))
+def _target(data: dict[str, Any]) -> Target | JsonResponse:
+    host = data.get("host")
+    if not isinstance(host, str) or not host.strip():
+        return error(400, "bad-host", "'host' must be a host name such as example.com")
+    try:
+        target = parse_target(host)
+    except TargetError as exc:
+        return error(400, "bad-host", str(exc))
+    port = data.get("port")
+    if port is None:
+        return target
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        return error(400, "bad-port", "'port' must be a whole number from 1 to 65535")
+    return Target(host=target.host, port=port)
 
 
-@api_view(write=True)
-@require_http_methods(["POST"])
+def _pins(data: dict[str, Any]) -> list[str] | JsonResponse:
+    ips = data.get("ip") or []
+    if isinstance(ips, str):
+        ips = [ips]
+    if not isinstance(ips, list) or len(ips) > MAX_PINNED:
+        return error(400, "bad-ip", f"'ip' must be an address or a list of at most {MAX_PINNED}")
+    pins: list[str] = []
+    for ip in ips:
+        parsed = parse_ip(ip) if isinstance(ip, str) else None
+        if parsed is None:
+            return error(400, "bad-ip", f"{ip!r} is not an IP address")
+        if str(parsed) not in pins:
+            pins.append(str(parsed))
+    return pins
+
+
+@api_view(methods=("POST",), write=True)
 def scans_create(request: HttpRequest) -> HttpResponse:
+    """Queue a scan: ``{"host": "example.com", "port": 443, "ip": ["192.0.2.1"]}``."""
     if len(request.body) > MAX_BODY:
         return error(413, "too-large", f"the request body is larger than {MAX_BODY} bytes")
     try:
@@ -105,29 +160,12 @@ def scans_create(request: HttpRequest) -> HttpResponse:
     unknown = set(data) - {"host", "port", "ip"}
     if unknown:
         return error(400, "bad-request", f"unknown field(s): {', '.join(sorted(unknown))}")
-    host = data.get("host")
-    if not isinstance(host, str) or not host.strip():
-        return error(400, "bad-host", "'host' must be a host name such as example.com")
-    try:
-        target = parse_target(host)
-        port = data.get("port")
-        if port is not None:
-            if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-                return error(400, "bad-port", "'port' must be a whole number from 1 to 65535")
-            target = type(target)(host=target.host, port=port)
-    except TargetError as exc:
-        return error(400, "bad-host", str(exc))
-    ips = data.get("ip") or []
-    if isinstance(ips, str):
-        ips = [ips]
-    if not isinstance(ips, list) or len(ips) > MAX_PINNED:
-        return error(400, "bad-ip", f"'ip' must be an address or a list of at most {MAX_PINNED}")
-    pins = []
-    for ip in ips:
-        parsed = parse_ip(ip) if isinstance(ip, str) else None
-        if parsed is None:
-            return error(400, "bad-ip", f"{ip!r} is not an IP address")
-        pins.append(str(parsed))
+    target = _target(data)
+    if isinstance(target, JsonResponse):
+        return target
+    pins = _pins(data)
+    if isinstance(pins, JsonResponse):
+        return pins
     limited = ratelimit.check(request)
     if limited is not None:
         return error(429, "rate-limited", limited)
@@ -137,28 +175,25 @@ def scans_create(request: HttpRequest) -> HttpResponse:
         targets=[target], user=request.user, client_ip=client_ip(request), pin=pins
     )[0]
     return JsonResponse(
-        {"token": scan.token, "url": _permalink(request, scan), "status": scan.status},
+        {"token": scan.token, "url": _permalink(request, scan.token), "status": scan.status},
         status=202,
     )
 
 
 @api_view()
-@require_GET
 def scans_detail(request: HttpRequest, token: str) -> HttpResponse:
+    """A scan by its permalink token: status, and the full report once finished."""
     scan = scan_for_permalink(request, token)
     if scan.is_finished:
         scan = scans_with_report_data(Scan.objects.filter(pk=scan.pk)).get()
     body = scan_json(scan)
-    body["url"] = _permalink(request, scan)
+    body["url"] = _permalink(request, scan.token)
     return JsonResponse(body)
 
 
 @api_view()
-@require_GET
 def host_scans(request: HttpRequest, slug: str) -> HttpResponse:
-    denied = _require_dashboard(request)
-    if denied:
-        return denied
+    """A host's scans the caller may browse, newest first, one page at a time."""
     try:
         target = parse_target(slug)
     except TargetError:
@@ -166,30 +201,19 @@ def host_scans(request: HttpRequest, slug: str) -> HttpResponse:
     host = Host.objects.filter(hostname=target.host, port=target.port).first()
     if host is None:
         raise Http404
+    form = HistoryPageForm(request.GET)
+    if not form.is_valid():
+        return error(400, "bad-page", "'page' must be a whole number from 1")
+    scans = browsable_scans(request)
+    paginator = Paginator(history.history(host, scans), settings.CHAINSCAN_HISTORY_PAGE_SIZE)
+    if paginator.count == 0:
+        raise Http404  # nothing the caller may see: as if the host did not exist
     try:
-        page_number = int(request.GET.get("page", "1"))
-    except ValueError:
-        return error(400, "bad-page", "'page' must be a whole number")
-    scans = (
-        Scan.objects.filter(host=host)
-        .order_by("-requested_at", "-id")
-        .only(
-            "token",
-            "status",
-            "verdict",
-            "change",
-            "change_summary",
-            "requested_at",
-            "finished_at",
-            "error",
-            "host_id",
-        )
-    )
-    paginator = Paginator(scans, settings.CHAINSCAN_HISTORY_PAGE_SIZE, allow_empty_first_page=True)
-    try:
-        page = paginator.page(page_number)
+        page = paginator.page(form.cleaned_data.get("page") or 1)
     except EmptyPage:
         return error(404, "no-such-page", f"there are {paginator.num_pages} pages")
+    rows = history.rows(list(page.object_list))
+    comparable = _browsable_previous(request, rows)
     base = request.build_absolute_uri(request.path)
     return JsonResponse(
         {
@@ -200,51 +224,68 @@ def host_scans(request: HttpRequest, slug: str) -> HttpResponse:
             "pages": paginator.num_pages,
             "next": f"{base}?page={page.number + 1}" if page.has_next() else None,
             "previous": f"{base}?page={page.number - 1}" if page.has_previous() else None,
-            "scans": [
-                {
-                    "token": s.token,
-                    "url": request.build_absolute_uri(reverse("report", args=[s.token])),
-                    "status": s.status,
-                    "verdict": s.verdict or None,
-                    "change": s.change or None,
-                    "change_summary": s.change_summary or None,
-                    "requested_at": s.requested_at.isoformat(),
-                    "finished_at": s.finished_at.isoformat() if s.finished_at else None,
-                    "error": s.error or None,
-                }
-                for s in page.object_list
-            ],
+            "scans": [_history_item(request, row, comparable) for row in rows],
         }
     )
 
 
+def _browsable_previous(request: HttpRequest, rows: list[history.Row]) -> set[int]:
+    """Ids of the rows' previous scans the caller may browse (one query at most)."""
+    ids = {r.scan.previous_id for r in rows if r.scan.previous_id is not None}
+    if not ids or browse_scope(request.user) is None:
+        return ids
+    return set(browsable_scans(request).filter(pk__in=ids).values_list("pk", flat=True))
+
+
+def _history_item(request: HttpRequest, row: history.Row, comparable: set[int]) -> dict[str, Any]:
+    s = row.scan
+    diff_url = None
+    if s.previous_id in comparable and s.change in (Scan.Change.RENEWAL, Scan.Change.MATERIAL):
+        diff_url = request.build_absolute_uri(
+            reverse("api-diff", args=[s.token, s.previous.token])
+        )
+    return {
+        "token": s.token,
+        "url": _permalink(request, s.token),
+        "status": s.status,
+        "verdict": s.verdict or None,
+        "change": s.change or None,
+        "change_summary": s.change_summary or None,
+        "changed": list(row.parts),
+        "diff": diff_url,
+        "requested_at": s.requested_at.isoformat(),
+        "finished_at": s.finished_at.isoformat() if s.finished_at else None,
+        "error": s.error or None,
+    }
+
+
 @api_view()
-@require_GET
 def scans_diff(request: HttpRequest, token: str, other: str) -> HttpResponse:
-    denied = _require_dashboard(request)
-    if denied:
-        return denied
+    """What changed between two scans of one host (whichever token comes first)."""
     first = scan_for_permalink(request, token)
     second = scan_for_permalink(request, other)
-    if first.host_id != second.host_id:
-        return error(400, "different-hosts", "both scans must be of the same host and port")
-    if not (first.is_finished and second.is_finished):
-        return error(409, "not-finished", "both scans must be finished")
-    older, newer = sorted([first, second], key=lambda s: (s.requested_at, s.pk))
-    reports = {
-        s.pk: report_from_scan(s)
-        for s in scans_with_report_data(Scan.objects.filter(pk__in=[older.pk, newer.pk]))
-    }
-    body = diff_to_json(diff_reports(reports[older.pk], reports[newer.pk]))
+    try:
+        older, newer, diff = history.compare(first, second)
+    except history.NotComparable as exc:
+        status = 400 if exc.code == "different-hosts" else 409
+        return error(status, exc.code, exc.message)
+    body = diff_to_json(diff)
     body.update({"from": older.token, "to": newer.token})
     return JsonResponse(body)
 
 
-@require_GET
 def openapi(request: HttpRequest) -> HttpResponse:
+    """The OpenAPI document: public, it describes the API and reveals no data."""
     from .openapi import document
 
+    if request.method != "GET":
+        return error(405, "method-not-allowed", "use GET")
     return JsonResponse(document(request.build_absolute_uri("/")))
+
+
+@csrf_exempt
+def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
+    return error(404, "not-found", NOT_FOUND)
 
 
 urlpatterns = [
@@ -253,4 +294,6 @@ urlpatterns = [
     path("api/scans/<str:token>/diff/<str:other>", scans_diff, name="api-diff"),
     path("api/hosts/<str:slug>/scans", host_scans, name="api-host-scans"),
     path("api/openapi.json", openapi, name="api-openapi"),
+    # Anything else under /api/ is a JSON 404 too, not the HTML error page.
+    re_path(r"^api/(?P<rest>.*)$", not_found),
 ]

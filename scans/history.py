@@ -1,35 +1,155 @@
-"""A host's history: how each scan differs from the previous finished one."""
+"""A host's history: how each scan differs from the scan before it.
+
+The change of a scan (first, same, renewal, material) is decided once, when
+the scan is recorded, against the previous finished scan of the same host
+requested by the same team, and stored on the row with that previous scan.
+History pages and the API then read it from one row per scan: a host with
+10,000 scans costs the same few queries as a host with ten.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+
+from .access import record_scope
 from .engine.diff import ChangeKind, ReportDiff, diff_reports
 from .engine.report import Report
-from .models import Scan
+from .models import Host, Scan
 from .reports import report_from_scan, scans_with_report_data
 
+FINISHED = (Scan.Status.DONE, Scan.Status.FAILED)
 
-def previous_finished(scan: Scan) -> Scan | None:
-    """The newest finished scan of the same host requested before ``scan``."""
-    return scans_with_report_data(
-        Scan.objects.filter(
-            host_id=scan.host_id,
-            status__in=[Scan.Status.DONE, Scan.Status.FAILED],
-            requested_at__lte=scan.requested_at,
-        )
-        .exclude(pk=scan.pk)
+# What a history row reads: no chains, no findings, nothing per endpoint.
+ROW_FIELDS = (
+    "token",
+    "status",
+    "verdict",
+    "change",
+    "change_summary",
+    "requested_at",
+    "finished_at",
+    "error",
+    "valid_until",
+    "host_id",
+    "requested_by_id",
+    "served_digest",
+    "expected_digest",
+    "findings_digest",
+    "previous__token",
+    "previous__requested_by_id",
+    "previous__served_digest",
+    "previous__expected_digest",
+    "previous__findings_digest",
+)
+
+# The three things whose change a history row marks, by the digest that tells.
+PARTS = (
+    ("served", "served_digest", "served chain"),
+    ("expected", "expected_digest", "expected chain"),
+    ("findings", "findings_digest", "findings"),
+)
+
+
+def recorded(scans: QuerySet[Scan]) -> QuerySet[Scan]:
+    """Finished scans that hold a report. A scan failed by a timeout or a crash
+    (``scan_fail``) has none, no verdict, and nothing to compare against."""
+    return scans.filter(status__in=FINISHED).exclude(verdict="")
+
+
+def history(host: Host, scans: QuerySet[Scan]) -> QuerySet[Scan]:
+    """``scans`` of ``host``, newest first, reading only what a history row shows."""
+    return (
+        scans.filter(host=host)
+        .select_related("previous")
         .order_by("-requested_at", "-id")
-    ).first()
+        .only(*ROW_FIELDS)
+    )
+
+
+def latest_finished(host: Host, scans: QuerySet[Scan]) -> Scan | None:
+    """The newest finished scan of ``host`` among ``scans`` (what "latest report" opens)."""
+    return (
+        scans.filter(host=host, status__in=FINISHED)
+        .order_by("-requested_at", "-id")
+        .only("token", "host_id")
+        .first()
+    )
+
+
+def _before(scan: Scan) -> Q:
+    return Q(requested_at__lt=scan.requested_at) | Q(requested_at=scan.requested_at, pk__lt=scan.pk)
+
+
+def previous_finished(scan: Scan, scans: QuerySet[Scan]) -> Scan | None:
+    """The newest recorded scan among ``scans`` of the same host requested before ``scan``."""
+    return (
+        recorded(scans.filter(host_id=scan.host_id))
+        .filter(_before(scan))
+        .order_by("-requested_at", "-id")
+        .first()
+    )
+
+
+def previous_for_viewer(scan: Scan, browsable: QuerySet[Scan]) -> Scan | None:
+    """ "The scan before" as the viewer knows it.
+
+    The one the stored change was computed against when the viewer may browse
+    it, so the diff behind a history mark says what the mark says; else the
+    previous scan the viewer can browse (a shared report seen from another team).
+    """
+    if scan.previous_id is not None:
+        stored = browsable.filter(pk=scan.previous_id).first()
+        if stored is not None:
+            return stored
+    return previous_finished(scan, browsable)
+
+
+def changed_parts(scan: Scan) -> list[str]:
+    """Which of served chain, expected chain and findings differ from the scan before."""
+    before = scan.previous
+    if before is None or scan.change in ("", Scan.Change.FIRST):
+        return []
+    return [key for key, attr, _ in PARTS if getattr(scan, attr) != getattr(before, attr)]
+
+
+@dataclass(frozen=True)
+class Row:
+    """A history row: the scan and what changed since the one before."""
+
+    scan: Scan
+    parts: tuple[str, ...]
+
+    @property
+    def part_labels(self) -> list[str]:
+        return [label for key, _, label in PARTS if key in self.parts]
+
+
+def rows(scans: list[Scan]) -> list[Row]:
+    return [Row(s, tuple(changed_parts(s))) for s in scans]
 
 
 def classify_change(*, scan: Scan, report: Report) -> ReportDiff | None:
-    """Set ``change``, ``change_summary`` and ``previous`` on ``scan`` (not saved)."""
-    previous = previous_finished(scan)
+    """Set ``change``, ``change_summary`` and ``previous`` on ``scan`` (not saved).
+
+    ``scan`` must carry its new digests. When they equal the previous scan's,
+    the change is "same" without loading anything else; otherwise the previous
+    report is rebuilt (a fixed handful of queries) and diffed with ``report``.
+    """
+    previous = previous_finished(scan, Scan.objects.filter(record_scope(scan.requested_by_id)))
     scan.previous = previous
     if previous is None:
         scan.change = Scan.Change.FIRST
         scan.change_summary = "First scan of this host."
         return None
-    diff = diff_reports(report_from_scan(previous), report)
+    digests = ("served_digest", "expected_digest", "findings_digest", "verdict")
+    if all(getattr(scan, d) == getattr(previous, d) for d in digests):
+        scan.change = Scan.Change.SAME
+        scan.change_summary = "No change since the previous scan."
+        return None
+    full = scans_with_report_data(Scan.objects.filter(pk=previous.pk)).get()
+    diff = diff_reports(report_from_scan(full), report)
     scan.change = {
         ChangeKind.SAME: Scan.Change.SAME,
         ChangeKind.RENEWAL: Scan.Change.RENEWAL,
@@ -37,3 +157,32 @@ def classify_change(*, scan: Scan, report: Report) -> ReportDiff | None:
     }[diff.kind]
     scan.change_summary = diff.summary[:2000]
     return diff
+
+
+class NotComparable(Exception):
+    """Two scans that cannot be diffed; ``code`` is the API's error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def compare(first: Scan, second: Scan) -> tuple[Scan, Scan, ReportDiff]:
+    """Diff two scans of one host, older first whichever order they come in.
+
+    Raises:
+        NotComparable: other hosts, or a scan without a report (queued,
+            running, or stopped by a time limit or a crash).
+    """
+    if first.host_id != second.host_id:
+        raise NotComparable("different-hosts", "both scans must be of the same host and port")
+    for scan in (first, second):
+        if scan.status not in FINISHED or not scan.verdict:
+            raise NotComparable("not-finished", "both scans must have finished with a report")
+    older, newer = sorted([first, second], key=lambda s: (s.requested_at, s.pk))
+    reports = {
+        s.pk: report_from_scan(s)
+        for s in scans_with_report_data(Scan.objects.filter(pk__in=[older.pk, newer.pk]))
+    }
+    return older, newer, diff_reports(reports[older.pk], reports[newer.pk])

@@ -46,7 +46,7 @@ def scan_request(
 ) -> list[Scan]:
     """Create one queued scan per target and enqueue each after commit.
 
-    A target already queued or running (same host, port and pinned addresses)
+    A target already queued or running (same host, port, pinned addresses and requester)
     within ``CHAINSCAN_DEDUP_SECONDS`` returns the existing scan instead of a
     second one: a double-clicked form or a retried API call is harmless.
     """
@@ -61,6 +61,8 @@ def scan_request(
             existing = (
                 Scan.objects.filter(
                     host=host,
+                    # Per requester: another team's scan is not in this one's history.
+                    requested_by=requested_by,
                     status__in=[Scan.Status.QUEUED, Scan.Status.RUNNING],
                     requested_at__gte=window,
                     pinned_addresses=pinned,

@@ -8,17 +8,16 @@ from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from . import presenters, ratelimit, scanning, services
-from .access import dashboard_view, host_for_dashboard, scan_for_permalink
+from . import history, presenters, ratelimit, scanning, services
+from .access import browsable_scans, can_browse, dashboard_view, scan_for_permalink
 from .engine.analysis import analyse
 from .engine.certs import pem_bundle
-from .engine.diff import diff_reports
 from .engine.targets import TargetError, parse_target
 from .forms import CheckForm, DiffForm, HistoryPageForm, PemForm, ScanForm
-from .history import previous_finished
 from .models import Host, Scan
 from .reports import report_from_scan, scans_with_report_data
 
@@ -88,8 +87,12 @@ def _report_context(request: HttpRequest, scan: Scan) -> dict[str, object]:
         context["report"] = rep
         context["endpoints"] = [presenters.endpoint_view(e, i) for i, e in enumerate(rep.endpoints)]
         context["scan_findings"] = rep.findings
-        context["previous"] = scan.previous
-    context["permalink"] = request.build_absolute_uri()
+        # Linking the scan before hands out its token: only to viewers who may
+        # browse it anyway (a shared permalink does not open the host's history).
+        previous = scan.previous
+        context["previous"] = previous if previous and can_browse(request, previous) else None
+    # The canonical link, whatever URL (fragment, query string) rendered this.
+    context["permalink"] = request.build_absolute_uri(reverse("report", args=[scan.token]))
     return context
 
 
@@ -120,52 +123,47 @@ def _host_from_slug(slug: str) -> Host:
         target = parse_target(slug)
     except TargetError:
         raise Http404("no such host") from None
-    return host_for_dashboard(target.host, target.port)
+    host = Host.objects.filter(hostname=target.host, port=target.port).first()
+    if host is None:
+        raise Http404("no such host")
+    return host
 
 
 @dashboard_view
 @require_GET
 def host_history(request: HttpRequest, slug: str) -> HttpResponse:
+    """Every scan of a host the viewer may browse, newest first, with change marks."""
     host = _host_from_slug(slug)
     form = HistoryPageForm(request.GET)
-    page_number = form.cleaned_data.get("page") or 1 if form.is_valid() else 1
-    scans = (
-        Scan.objects.filter(host=host)
-        .order_by("-requested_at", "-id")
-        .only(
-            "token",
-            "status",
-            "verdict",
-            "change",
-            "change_summary",
-            "requested_at",
-            "finished_at",
-            "error",
-            "valid_until",
-            "host_id",
-        )
+    page_number = (form.cleaned_data.get("page") or 1) if form.is_valid() else 1
+    scans = browsable_scans(request)
+    paginator = Paginator(
+        history.history(host, scans),
+        settings.CHAINSCAN_HISTORY_PAGE_SIZE,
+        allow_empty_first_page=True,
     )
-    paginator = Paginator(scans, settings.CHAINSCAN_HISTORY_PAGE_SIZE, allow_empty_first_page=True)
+    if paginator.count == 0:
+        # No scan of this host the viewer may see: as if the host did not exist.
+        raise Http404("no such host")
     page = paginator.get_page(page_number)
-    latest = (
-        Scan.objects.filter(host=host, status=Scan.Status.DONE)
-        .order_by("-requested_at", "-id")
-        .only("token")
-        .first()
+    return render(
+        request,
+        "scans/host.html",
+        {
+            "host": host,
+            "page": page,
+            "rows": history.rows(list(page.object_list)),
+            "latest": history.latest_finished(host, scans),
+        },
     )
-    return render(request, "scans/host.html", {"host": host, "page": page, "latest": latest})
 
 
 @dashboard_view
 @require_GET
 def host_latest(request: HttpRequest, slug: str) -> HttpResponse:
+    """A stable link to the newest finished report of a host."""
     host = _host_from_slug(slug)
-    latest = (
-        Scan.objects.filter(host=host, status=Scan.Status.DONE)
-        .order_by("-requested_at", "-id")
-        .only("token")
-        .first()
-    )
+    latest = history.latest_finished(host, browsable_scans(request))
     if latest is None:
         raise Http404("no finished scan yet")
     return redirect("report", token=latest.token)
@@ -174,26 +172,21 @@ def host_latest(request: HttpRequest, slug: str) -> HttpResponse:
 @dashboard_view
 @require_GET
 def scan_diff(request: HttpRequest, token: str, other: str | None = None) -> HttpResponse:
+    """Two scans of one host compared; by default with the scan before, as the viewer knows it."""
     scan = scan_for_permalink(request, token)
     form = DiffForm(request.GET)
     if other is None and form.is_valid() and form.cleaned_data.get("against"):
         other = form.cleaned_data["against"]
     if other is None:
-        before = previous_finished(scan)
+        before = history.previous_for_viewer(scan, browsable_scans(request))
         if before is None:
             raise Http404("this is the first scan of its host; there is nothing to compare")
     else:
         before = scan_for_permalink(request, other)
-        if before.host_id != scan.host_id:
-            raise Http404("these scans are of different hosts")
-    if not (scan.is_finished and before.is_finished):
-        raise Http404("both scans must be finished")
-    older, newer = sorted([before, scan], key=lambda s: (s.requested_at, s.pk))
-    reports = {
-        s.pk: report_from_scan(s)
-        for s in scans_with_report_data(Scan.objects.filter(pk__in=[older.pk, newer.pk]))
-    }
-    diff = diff_reports(reports[older.pk], reports[newer.pk])
+    try:
+        older, newer, diff = history.compare(before, scan)
+    except history.NotComparable as exc:
+        raise Http404(exc.message) from None
     return render(
         request,
         "scans/diff.html",

@@ -4,16 +4,21 @@
 and title. The API, the CLI's JSON, the templates and the tests all key on
 these codes, so a code is never renamed, only added.
 
-The builders below turn what ``analysis`` found (certificates, dates, URLs)
-into the text a person reads at 2 a.m.: what is wrong, naming the
-certificates by common name and short SHA-256, which clients break and why,
-and the exact change to make. Keeping the words here keeps ``analysis.py``
-about detection.
+``explain_verifier_error`` translates the messages of ``cryptography``'s
+verifier into words (and a category, so that ``invalid-path`` is raised only
+for reasons no other finding explains).
+
+The builders below turn what ``analysis`` and ``diagnosis`` found
+(certificates, dates, URLs) into the text a person reads at 2 a.m.: what is
+wrong, naming the certificates by common name and short SHA-256, which clients
+break and why, and the exact change to make. Keeping the words here keeps the
+other two modules about detection.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -53,7 +58,7 @@ def _entry(code: str, severity: Severity, title: str, meaning: str) -> tuple[str
     return code, CatalogueEntry(code, severity, title, meaning)
 
 
-E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO
+E, W, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 
 # Severities: ``error`` breaks some clients today, ``warning`` will or may,
 # ``info`` breaks nothing. Choices that are not obvious are explained inline.
@@ -92,7 +97,7 @@ CATALOGUE: dict[str, CatalogueEntry] = dict(
         # Info: RFC 5246/8446 allow sending the root; clients ignore it.
         _entry(
             "contains-anchor",
-            I,
+            INFO,
             "The root certificate is sent",
             "the trusted root itself is sent (harmless but wasteful)",
         ),
@@ -267,6 +272,92 @@ def make_finding(
     )
 
 
+# --- the verifier's words, translated -------------------------------------------
+
+# The verifier appends "(encountered processing <Certificate(subject=<Name(…)>…)>)";
+# we keep the name and drop the rest.
+_NOISE = re.compile(r"\s*\(encountered processing <Certificate\(subject=<Name\((.*?)\)>.*$")
+# Verifier messages -> (category, words). Categories say which of our own
+# findings already explain the failure, so invalid-path is only raised for
+# reasons nothing else covers.
+_RULES: tuple[tuple[str, str, str], ...] = (
+    ("no interior errors", "missing", "no issuer could be found to continue the path to a root"),
+    (
+        "not valid at validation time",
+        "time",
+        "a certificate on the path is expired or not yet valid",
+    ),
+    (
+        "required EKU not found",
+        "other",
+        "its Extended Key Usage does not allow TLS server authentication (serverAuth is missing)",
+    ),
+    (
+        "name constraint",
+        "other",
+        "a CA on the path has name constraints that do not allow the names in the certificate",
+    ),
+    (
+        "basicConstraints.cA",
+        "other",
+        "a certificate used as an intermediate is not a CA certificate (basicConstraints CA:TRUE "
+        "is missing)",
+    ),
+    (
+        "keyCertSign",
+        "other",
+        "a CA certificate's Key Usage does not allow signing certificates (keyCertSign is missing)",
+    ),
+    ("path length", "other", "the chain is longer than a CA's path length constraint allows"),
+    # A self-signed certificate that is not a trusted root makes the verifier
+    # loop until its depth limit: to us that is "no way to a root", not depth.
+    ("max depth", "missing", "no path of at most 8 intermediates reaches a trusted root"),
+    ("key is too weak", "weak-key", "a key on the path is too small"),
+    ("signature algorithm", "weak-signature", "a signature uses an algorithm no longer accepted"),
+    (
+        "signature check limit",
+        "other",
+        "the server sent so many candidate certificates that path building gave up",
+    ),
+    ("subjectAltName", "other", "the certificate has no usable subjectAltName"),
+    ("no roots", "no-roots", "the trust store holds no roots"),
+)
+EXPLAINED_BY: dict[str, frozenset[str]] = {
+    "missing": frozenset(
+        {
+            "incomplete-chain",
+            "wrong-intermediate-same-key",
+            "wrong-intermediate",
+            "untrusted-root",
+            "self-signed-leaf",
+        }
+    ),
+    "time": frozenset(
+        {"leaf-expired", "leaf-not-yet-valid", "intermediate-expired", "root-expired"}
+    ),
+    "weak-key": frozenset({"weak-key"}),
+    "weak-signature": frozenset({"weak-signature"}),
+    "no-roots": frozenset({"untrusted-root"}),
+}
+
+
+def explain_verifier_error(message: str) -> tuple[str, str]:
+    """Translate a ``VerificationError`` message into (category, words).
+
+    The category is one of ``missing``, ``time``, ``weak-key``,
+    ``weak-signature``, ``no-roots`` or ``other``.
+    """
+    match = _NOISE.search(message)
+    core = _NOISE.sub("", message)
+    for prefix in ("validation failed: ", "candidates exhausted: "):
+        core = core.replace(prefix, "")
+    where = f" (at {match.group(1)})" if match else ""
+    for needle, category, text in _RULES:
+        if needle.lower() in message.lower():
+            return category, text + where
+    return "other", f"the verifier reports: {core.strip()[:300]}{where}"
+
+
 # --- words -------------------------------------------------------------------
 
 STRICT_WORDS = "curl, OpenSSL, wget, Python, Node.js, Go, Java and Android apps"
@@ -277,6 +368,15 @@ def ref(cert: CertificateInfo) -> str:
     """``CN=R3 (sha256 1a2b3c4d5e6f7a8b)``: how every text names a certificate."""
     name = f"CN={cert.common_name}" if cert.common_name else cert.subject
     return f"{name} (sha256 {cert.short_fingerprint})"
+
+
+def issuer_label(cert: CertificateInfo) -> str:
+    """The issuer a certificate names, as ``CN=…`` when it has a common name."""
+    match = _CN.search(cert.issuer)
+    return f"CN={match.group(1)}" if match else f"'{cert.issuer}'"
+
+
+_CN = re.compile(r"(?:^|,)CN=((?:[^,\\]|\\.)*)")
 
 
 def refs(certs: Iterable[CertificateInfo]) -> str:
@@ -303,7 +403,7 @@ def serve_in_order(chain: Sequence[CertificateInfo]) -> str:
 
 def no_chain_known(issuer: str) -> str:
     return (
-        f"Ask your certificate authority for the intermediate named '{issuer}' (it is in "
+        f"Ask your certificate authority for the intermediate named {issuer} (it is in "
         "the bundle they issued with your certificate, often called chain.pem or "
         "ca-bundle.crt) and serve it right after your certificate."
     )
@@ -319,8 +419,8 @@ def unreadable_cert(items: Sequence[tuple[int, CertificateInfo]]) -> Finding:
             "The first one is where the server's own certificate belongs, so every client "
             "rejects the connection."
             if first
-            else "Clients that parse the whole list (Java, some embedded stacks) abort the "
-            "handshake; others ignore the item."
+            else "TLS libraries (OpenSSL, Go, Java, BoringSSL) parse every certificate in the "
+            "list and abort the handshake on one they cannot read."
         )
     )
     fix = (
@@ -450,27 +550,25 @@ def same_key(
     aia_urls: Sequence[str],
     clients: Sequence[str],
 ) -> Finding:
-    key_facts = [f"the same public key (SPKI sha256 {wrong.spki_sha256[:16]})"]
+    issuer = issuer_label(child)
+    owner = f"as {ref(right)}, the certificate that belongs there" if right else f"as {issuer}"
+    facts = [f"the same public key {owner} (SPKI sha256 {wrong.spki_sha256[:16]})"]
     if wrong.ski and child.aki and wrong.ski == child.aki:
-        key_facts.append(
-            f"a Subject Key Identifier ({wrong.ski[:16]}…) equal to {child.label}'s "
-            "Authority Key Identifier"
+        facts.append(
+            f"its Subject Key Identifier {wrong.ski[:16]}… equals the Authority Key Identifier "
+            f"in {child.label}"
         )
-    if right is not None:
-        owner = f"as {ref(right)}, the certificate that should be served"
-    else:
-        owner = "as the certificate that should be served"
-    aia = f" (from {aia_urls[0]})" if aia_urls else ""
+    aia = f" from {aia_urls[0]}" if aia_urls else ""
     detail = (
-        f"{ref(child)} names '{child.issuer}' as its issuer, but the server sends {ref(wrong)} "
-        f"instead. {wrong.label} has {' and '.join(key_facts)} {owner}, so the signature on "
-        f"{child.label} checks out with {wrong.label}'s key — a check of keys alone says nothing "
-        f"is wrong. But clients find the issuer by name first, and '{wrong.subject}' is not "
-        f"'{child.issuer}'. Strict clients ({STRICT_WORDS}) reject the chain. Chrome, Windows "
-        f"and Apple may still accept it because they download '{child.issuer}'{aia} or have it "
-        "cached from other sites, and Firefox ships it in its preloaded intermediates — which "
-        "is why it 'works in my browser'. Servers that pick the intermediate by key identifier "
-        "(IIS/SChannel) cause this; deleting the old one from one store is often not enough."
+        f"{ref(child)} names {issuer} as its issuer, but the server sends {ref(wrong)} in its "
+        f"place. {wrong.label} holds {'; '.join(facts)}. So the signature on {child.label} checks "
+        f"out with {wrong.label}'s key and a check of keys alone says nothing is wrong — but "
+        f"clients look for the issuer by name first, and {wrong.label} is not {issuer}. Strict "
+        f"clients ({STRICT_WORDS}) reject the chain. Chrome, Windows and Apple may still accept "
+        f"it because they download {issuer}{aia} or have it cached from other sites, and "
+        "Firefox ships it among its preloaded intermediates: that is why it 'works in my "
+        "browser'. Servers that choose the intermediate by key identifier (IIS/SChannel) cause "
+        "this, and deleting the old intermediate from one certificate store is often not enough."
     )
     if expected and right is not None:
         fix = f"Stop serving {ref(wrong)} and serve {ref(right)} instead. " + serve_in_order(
@@ -479,7 +577,7 @@ def same_key(
     else:
         fix = (
             f"Stop serving {ref(wrong)}. "
-            + no_chain_known(child.issuer)
+            + no_chain_known(issuer_label(child))
             + " On Windows/IIS, remove the old intermediate from the machine's Intermediate "
             "Certification Authorities store as well as the Personal store, import the new one, "
             "and restart the server."
@@ -500,7 +598,7 @@ def wrong_intermediate(
     expected: Sequence[CertificateInfo],
     clients: Sequence[str],
 ) -> Finding:
-    which = f"{ref(right)}" if right else f"a certificate named '{child.issuer}'"
+    which = f"{ref(right)}" if right else f"a certificate named {issuer_label(child)}"
     detail = (
         f"The server sends {refs(wrong)}, but {'it does' if len(wrong) == 1 else 'they do'} not "
         f"issue {ref(child)}: its issuer is {which}, which the server does not send. Strict "
@@ -510,7 +608,7 @@ def wrong_intermediate(
     if expected:
         fix = f"Replace {refs(wrong)} with {which}. " + serve_in_order(expected)
     else:
-        fix = f"Remove {refs(wrong)}. " + no_chain_known(child.issuer)
+        fix = f"Remove {refs(wrong)}. " + no_chain_known(issuer_label(child))
     return make_finding(
         "wrong-intermediate",
         detail,
@@ -535,19 +633,19 @@ def incomplete_chain(
         )
     else:
         what = (
-            f"The server does not send the issuer of {ref(child)} ('{child.issuer}'), and "
+            f"The server does not send the issuer of {ref(child)} ({issuer_label(child)}), and "
             "chainscan could not find it among known CA certificates."
         )
     detail = (
         f"{what} Strict clients ({STRICT_WORDS}) never fill the gap and reject the chain. "
         f"{aia_note} This is the classic 'works in my browser, fails in curl' problem."
     )
-    fix = serve_in_order(expected) if expected else no_chain_known(child.issuer)
+    fix = serve_in_order(expected) if expected else no_chain_known(issuer_label(child))
     return make_finding(
         "incomplete-chain",
         detail,
         fix,
-        [child.sha256] + shas(missing),
+        [child.sha256, *shas(missing)],
         clients,
     )
 
@@ -712,10 +810,13 @@ def invalid_path(reason: str, *, served_only: bool, expected: Sequence[Certifica
     return make_finding("invalid-path", detail, fix, (), clients)
 
 
+def _hash_name(cert: CertificateInfo) -> str:
+    names = {"sha1": "SHA-1", "md5": "MD5", "md2": "MD2"}
+    return names.get((cert.signature_hash or "").lower(), cert.signature_algorithm)
+
+
 def weak_signature(certs: Sequence[CertificateInfo]) -> Finding:
-    what = "; ".join(
-        f"{ref(c)} is signed with {c.signature_hash or c.signature_algorithm}" for c in certs
-    )
+    what = "; ".join(f"{ref(c)} is signed with {_hash_name(c)}" for c in certs)
     return make_finding(
         "weak-signature",
         f"{what}. SHA-1 and MD5 signatures can be forged; browsers, Go, Java, and OpenSSL at its "
@@ -758,7 +859,13 @@ def too_many_certs(count: int, limit: int, expected: Sequence[CertificateInfo]) 
 
 
 def aia_fetch_failed(failures: Sequence[tuple[CertificateInfo, str, str]]) -> Finding:
-    what = "; ".join(f"{url} (issuer of {ref(c)}): {reason}" for c, url, reason in failures)
+    what = "; ".join(
+        # A fetcher's reason usually names the URL already ("The issuer URL … timed out").
+        f"{reason.rstrip('.')} (issuer of {ref(c)})"
+        if url in reason
+        else f"{url} (issuer of {ref(c)}): {reason.rstrip('.')}"
+        for c, url, reason in failures
+    )
     return make_finding(
         "aia-fetch-failed",
         f"Downloading the issuer from the certificate's AIA address failed: {what}. Chrome, "

@@ -1,0 +1,34 @@
+"""Pages in a real browser: headless Chromium against the live server and a real worker."""
+
+from __future__ import annotations
+
+import pytest
+
+from scans.engine.certs import describe, pem_bundle
+from scans.models import TrustAnchor
+from tests.browser import browser, page, sign_in  # noqa: F401 - fixtures
+from tests.tlsserver import TLSServer, mini_pki
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.worker]
+
+HOST = "single.chainscan.test"
+
+
+def test_a_user_submits_a_host_and_sees_the_finished_report(
+    page, live_server, alice, celery_worker
+):
+    pki = mini_pki(HOST)
+    TrustAnchor.objects.create(name="test root", pem=pem_bundle([describe(pki.root)]))
+    with TLSServer([pki.leaf, pki.intermediate], pki.leaf_key) as server:
+        sign_in(page, live_server, "alice", "alice-pw-123")
+        page.fill("#id_targets", f"{HOST}:{server.port}")
+        page.click("#scan-form button[type=submit]")
+        page.wait_for_url(f"{live_server.url}/r/**")
+        # The page updates by itself (htmx polling) until the report is there.
+        page.wait_for_selector("#report-body[data-status=done]", timeout=30_000)
+        body = page.inner_text("#report-body")
+    assert "chainscan test intermediate" in body
+    assert "No problems found on this address" in body
+    assert "Strict clients" in body
+    permalink = page.input_value("#permalink")
+    assert permalink.startswith(live_server.url + "/r/") and len(permalink.rsplit("/", 1)[1]) >= 43
