@@ -32,3 +32,32 @@ def test_a_user_submits_a_host_and_sees_the_finished_report(
     assert "Strict clients" in body
     permalink = page.input_value("#permalink")
     assert permalink.startswith(live_server.url + "/r/") and len(permalink.rsplit("/", 1)[1]) >= 43
+
+
+def test_script_in_a_certificate_name_does_not_run_on_the_report(
+    page, live_server, alice, celery_worker
+):
+    from django.urls import reverse
+
+    from scans.models import Scan
+    from tests.conftest import wait_for_scan
+    from tests.tlsserver import hostile_names_chain
+
+    chain, key = hostile_names_chain(HOST)
+    with TLSServer(chain, key) as server:
+        sign_in(page, live_server, "alice", "alice-pw-123")
+        page.fill("#id_targets", f"{HOST}:{server.port}")
+        page.click("#scan-form button[type=submit]")
+        page.wait_for_url(f"{live_server.url}/r/**")
+        scan = wait_for_scan(Scan.objects.get().token)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(live_server.url + reverse("report", args=[scan.token]))
+    page.wait_for_selector("#report-body[data-status]")
+    # Open every certificate's details so the names are in the rendered DOM.
+    for summary in page.query_selector_all("details > summary"):
+        summary.click()
+    page.wait_for_timeout(500)
+    assert dialogs == []
+    assert page.query_selector("img[src=x]") is None
+    assert "<script>alert(1)</script>" in page.inner_text("#report-body")

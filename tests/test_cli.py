@@ -37,8 +37,15 @@ def run(capsys, *args: str) -> tuple[int, str, str]:  # type: ignore[no-untyped-
 def test_a_good_chain_exits_zero_and_names_the_certificates(capsys, pki, root_file):
     with TLSServer(pki.chain, pki.leaf_key) as server:
         code, out, _ = run(
-            capsys, "scan", f"{HOST}:{server.port}", "--ip", "127.0.0.1", "--allow-private",
-            "--ca-file", str(root_file), "--no-aia",
+            capsys,
+            "scan",
+            f"{HOST}:{server.port}",
+            "--ip",
+            "127.0.0.1",
+            "--allow-private",
+            "--ca-file",
+            str(root_file),
+            "--no-aia",
         )
     assert code == 0, out
     assert "— OK" in out
@@ -49,8 +56,16 @@ def test_a_good_chain_exits_zero_and_names_the_certificates(capsys, pki, root_fi
 def test_json_output_is_the_report_with_served_and_expected_chains(capsys, pki, root_file):
     with TLSServer([pki.leaf], pki.leaf_key) as server:
         code, out, _ = run(
-            capsys, "scan", f"{HOST}:{server.port}", "--ip", "127.0.0.1", "--allow-private",
-            "--ca-file", str(root_file), "--json", "--no-aia",
+            capsys,
+            "scan",
+            f"{HOST}:{server.port}",
+            "--ip",
+            "127.0.0.1",
+            "--allow-private",
+            "--ca-file",
+            str(root_file),
+            "--json",
+            "--no-aia",
         )
     report = json.loads(out)
     assert code == 1  # the intermediate is missing: a problem
@@ -59,17 +74,36 @@ def test_json_output_is_the_report_with_served_and_expected_chains(capsys, pki, 
     assert endpoint["address"] == "127.0.0.1" and endpoint["sni"] == HOST
     assert [c["sha256"] for c in endpoint["served"]] == [describe(pki.leaf).sha256]
     assert {f["code"] for f in endpoint["findings"]} >= {"incomplete-chain"}
-    for field in ("sha256", "subject", "issuer", "serial", "not_before", "not_after",
-                  "spki_sha256", "ski", "aki"):
+    for field in (
+        "sha256",
+        "subject",
+        "issuer",
+        "serial",
+        "not_before",
+        "not_after",
+        "spki_sha256",
+        "ski",
+        "aki",
+    ):
         assert field in endpoint["served"][0]
 
 
 def test_ip_sends_the_host_name_as_sni_to_the_pinned_address(capsys, pki, root_file):
     other, other_key = self_signed("other.example")
-    with TLSServer(other, other_key, host="127.0.0.2", sni_chains={HOST: (pki.chain, pki.leaf_key)}) as server:
+    with TLSServer(
+        other, other_key, host="127.0.0.2", sni_chains={HOST: (pki.chain, pki.leaf_key)}
+    ) as server:
         code, out, _ = run(
-            capsys, "scan", f"{HOST}:{server.port}", "--ip", "127.0.0.2", "--allow-private",
-            "--ca-file", str(root_file), "--json", "--no-aia",
+            capsys,
+            "scan",
+            f"{HOST}:{server.port}",
+            "--ip",
+            "127.0.0.2",
+            "--allow-private",
+            "--ca-file",
+            str(root_file),
+            "--json",
+            "--no-aia",
         )
     report = json.loads(out)
     with_sni = [e for e in report["endpoints"] if e["sni"] == HOST]
@@ -86,7 +120,9 @@ def test_loopback_is_refused_without_allow_private(capsys):
 
 
 def test_a_refused_connection_exits_two_with_the_reason(capsys):
-    code, out, _ = run(capsys, "scan", f"{HOST}:{free_port()}", "--ip", "127.0.0.1", "--allow-private")
+    code, out, _ = run(
+        capsys, "scan", f"{HOST}:{free_port()}", "--ip", "127.0.0.1", "--allow-private"
+    )
     assert code == 2
     assert "refused the connection" in out
 
@@ -110,18 +146,30 @@ def test_bad_usage_exits_two_with_a_message(capsys, args):
 def test_check_reads_a_pem_bundle_and_reports_like_a_scan(capsys, tmp_path, pki, root_file):
     bundle = tmp_path / "chain.pem"
     bundle.write_text(pem_bundle([describe(pki.leaf), describe(pki.intermediate)]))
-    code, out, _ = run(capsys, "check", str(bundle), "--host", HOST, "--ca-file", str(root_file), "--json")
+    code, out, _ = run(
+        capsys, "check", str(bundle), "--host", HOST, "--ca-file", str(root_file), "--json"
+    )
     assert code == 0, out
     endpoint = json.loads(out)["endpoints"][0]
-    assert [c["subject"] for c in endpoint["expected"]][1].endswith("CN=chainscan test intermediate")
+    assert [c["subject"] for c in endpoint["expected"]][1].endswith(
+        "CN=chainscan test intermediate"
+    )
 
 
 def test_check_at_a_future_date_reports_the_expiry(capsys, tmp_path, pki, root_file):
     bundle = tmp_path / "chain.der"
     bundle.write_bytes(pki.leaf)  # DER works too
     code, out, _ = run(
-        capsys, "check", str(bundle), "--host", HOST, "--ca-file", str(root_file),
-        "--at", "2040-01-01", "--json",
+        capsys,
+        "check",
+        str(bundle),
+        "--host",
+        HOST,
+        "--ca-file",
+        str(root_file),
+        "--at",
+        "2040-01-01",
+        "--json",
     )
     codes = {f["code"] for f in json.loads(out)["endpoints"][0]["findings"]}
     assert code == 1
@@ -131,7 +179,9 @@ def test_check_at_a_future_date_reports_the_expiry(capsys, tmp_path, pki, root_f
 def test_the_console_script_is_installed_and_runs():
     result = subprocess.run(
         [str(Path(sys.executable).parent / "chainscan"), "--help"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0
     assert "scan" in result.stdout and "check" in result.stdout

@@ -51,7 +51,9 @@ def test_many_hosts_one_per_line_or_comma_separated_queue_one_scan_each(alice_cl
         ("0x7f.1", "numeric address"),
     ],
 )
-def test_invalid_input_gets_a_message_next_to_the_field_and_nothing_is_queued(alice_client, text, message):
+def test_invalid_input_gets_a_message_next_to_the_field_and_nothing_is_queued(
+    alice_client, text, message
+):
     response = post(alice_client, text)
     assert response.status_code == 400
     html = response.content.decode()
@@ -104,7 +106,9 @@ def test_submissions_over_the_rate_limit_get_a_clear_429(alice_client, settings)
     assert Scan.objects.count() == 2
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(text=st.text(max_size=300))
 def test_any_text_gives_a_scan_or_a_message_never_a_server_error(alice_client, text):
     response = post(alice_client, text)
