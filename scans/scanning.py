@@ -150,4 +150,4 @@ def trust_store() -> TrustStore:
 def _with_extra(store: TrustStore, pem: bytes, label: str) -> TrustStore:
     from .engine.trust import store_with_extra
 
-    return store_with_extra(store, pem, f"custom: {label}")
+    return store_with_extra(store, pem, label)  # labelled "custom: <label>" by the engine

@@ -322,6 +322,7 @@ class Cast:
     weak_key_leaf: Issued
     weak_ca: Issued
     leaf_under_weak_ca: Issued
+    renewed_issuing: Issued
 
 
 @functools.cache
@@ -401,6 +402,7 @@ def cast() -> Cast:
         weak_key_leaf=leaf("weak.example.com", issuing, key=key_for("leaf:weak", "rsa1024")),
         weak_ca=weak_ca,
         leaf_under_weak_ca=leaf("weakca.example.com", weak_ca),
+        renewed_issuing=intermediate("Example Issuing CA 2", r, key=expired_issuing.key),
     )
 
 
@@ -563,6 +565,21 @@ def scenarios() -> dict[str, Scenario]:
             ["untrusted-root"],
             host="intranet.corp.example",
             issuers=[c.corp_root],
+        ),
+        _s(
+            "expired-intermediate-renewed-elsewhere",
+            [c.leaf_under_expired, c.expired_issuing],
+            ["intermediate-expired"],
+            host="old.example.com",
+            issuers=[c.renewed_issuing],
+            description="the CA re-issued the intermediate (same name and key); serve the new one",
+        ),
+        _s(
+            "x1-and-x3-both-served",
+            [c.leaf_x3, c.x1, c.x3],
+            ["extra-certs"],
+            host="x3.example.com",
+            description="X3 is there, so X1 is only along for the ride",
         ),
         _s(
             "root-expired",

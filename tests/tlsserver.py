@@ -236,6 +236,9 @@ class TLSServer:
     def _make_context(self, chain: list[bytes], key: PrivateKey) -> SSL.Context:
         context = SSL.Context(SSL.TLS_SERVER_METHOD)
         context.set_mode(SSL_MODE_NO_AUTO_CHAIN)
+        # Security level 0: the test servers must be able to serve weak keys
+        # and SHA-1 certificates, as badly configured real servers do.
+        context.set_cipher_list(b"ALL:@SECLEVEL=0")
         if self.max_version is not None:
             context.set_max_proto_version(self.max_version)
         try:

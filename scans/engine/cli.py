@@ -79,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("file", type=Path, help="leaf first, then the rest as served; - for stdin")
     check.add_argument("--host", help="host name the leaf must cover")
     check.add_argument("--at", help="evaluate at this time (ISO 8601), e.g. 2027-01-01")
+    check.add_argument("--no-aia", action="store_true", help="do not fetch missing issuers")
+    check.add_argument(
+        "--allow-private",
+        action="store_true",
+        help="allow issuer URLs on loopback and private addresses",
+    )
     trust_options(check)
     return parser
 
@@ -144,7 +150,12 @@ def cmd_check(args: argparse.Namespace) -> Report:
             raise UsageError(str(exc)) from None
     at = _parse_at(args.at)
     trust = _trust(args)
-    analysis = analyse(served, hostname=host, trust=trust, at=at, limits=AnalysisLimits())
+    fetcher = (
+        None if args.no_aia else HttpIssuerFetcher(AddressPolicy(allow_private=args.allow_private))
+    )
+    analysis = analyse(
+        served, hostname=host, trust=trust, at=at, fetcher=fetcher, limits=AnalysisLimits()
+    )
     endpoint = analysis.apply(EndpointReport(address=str(args.file), port=0, sni=host or ""))
     return Report(
         host=host or "",

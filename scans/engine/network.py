@@ -59,15 +59,32 @@ def _gai_reason(host: str, exc: socket.gaierror) -> str:
 
 
 class StaticResolver:
-    """A resolver from a fixed table, for tests and for pinned addresses."""
+    """A resolver from a fixed table, for tests and for pinned addresses.
+
+    A key ``*.example.test`` is a wildcard: it answers for every name below
+    ``example.test`` (any depth, not ``example.test`` itself). An exact name
+    wins over a wildcard, and the longest wildcard wins over a shorter one, so
+    a load test can spread thousands of names over a few servers with one
+    entry per server.
+    """
 
     def __init__(self, table: dict[str, list[str]], fallback: Resolver | None = None) -> None:
-        self.table = {k.lower(): v for k, v in table.items()}
+        self.table = {k.lower(): v for k, v in table.items() if not k.startswith("*.")}
+        # Suffixes with their leading dot (".example.test"), longest first.
+        self.wildcards = sorted(
+            ((k.lower()[1:], v) for k, v in table.items() if k.startswith("*.")),
+            key=lambda item: len(item[0]),
+            reverse=True,
+        )
         self.fallback = fallback
 
     def resolve(self, host: str, port: int) -> list[str]:
-        if host.lower() in self.table:
-            return list(self.table[host.lower()])
+        name = host.lower()
+        if name in self.table:
+            return list(self.table[name])
+        for suffix, addresses in self.wildcards:
+            if name.endswith(suffix) and len(name) > len(suffix):
+                return list(addresses)
         if self.fallback is not None:
             return self.fallback.resolve(host, port)
         raise ResolveError(f"{host} does not exist in DNS (no A or AAAA record)")

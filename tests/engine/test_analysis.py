@@ -40,6 +40,7 @@ from tests.pki import (
     Cast,
     Issued,
     Scenario,
+    cast,
     intermediate,
     key_for,
     leaf,
@@ -449,6 +450,21 @@ def test_an_expired_only_intermediate_is_an_error() -> None:
     assert "CN=Example Issuing CA 2" in reason(result, "strict")
 
 
+def test_an_expired_intermediate_the_ca_renewed_is_fixed_by_serving_the_new_one(
+    pki: Cast,
+) -> None:
+    result = run(scenario("expired-intermediate-renewed-elsewhere"))
+    found = finding(result, "intermediate-expired")
+    assert found.severity is Severity.ERROR
+    assert (
+        f"Stop serving CN=Example Issuing CA 2 (sha256 {short(pki.expired_issuing)})" in found.fix
+    )
+    assert f"2. intermediate CN=Example Issuing CA 2 (sha256 {short(pki.renewed_issuing)})" in (
+        found.fix
+    )
+    assert verdicts(result) == {"strict": False, "aia": False, "preload": True}
+
+
 def test_every_path_ending_at_an_expired_root_is_root_expired() -> None:
     result = run(scenario("root-expired"))
     found = finding(result, "root-expired")
@@ -736,9 +752,7 @@ def test_the_default_limits_are_the_documented_ones() -> None:
 
 
 def _pool() -> list[bytes]:
-    c = scenarios()  # noqa: F841 - builds the cast
-    from tests.pki import cast
-
+    """Certificates the property tests mix: a chain, cross-signs, X1/X3, strays."""
     p = cast()
     return [
         p.leaf.der,
