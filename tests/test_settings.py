@@ -23,6 +23,7 @@ PRODUCTION_ENV = {
 def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("CHAINSCAN_", "SECURE_"))}
     base.pop("DEBUG", None)
+    base.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set by the browser tests' Playwright
     base.pop("SECRET_KEY", None)
     base.update(env)
     return subprocess.run(

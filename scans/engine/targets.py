@@ -83,7 +83,7 @@ def normalise_hostname(text: str) -> str:
         return str(ip)
     if any(c.isspace() or ord(c) < 0x20 or c in "/\\@?#[]<>\"'`" for c in host):
         raise TargetError(f"{text!r} contains characters a host name cannot have")
-    if re.fullmatch(r"[0-9.]+|0x[0-9a-fA-F.x]+|[0-9a-fA-FxX.]*0x[0-9a-fA-F]+", host):
+    if re.fullmatch(r"[0-9.]+|0x[0-9a-f.x]+|[0-9a-fx.]*0x[0-9a-f]+", host.lower()):
         # 2130706433, 0x7f.1, 127.1: numeric forms that resolvers turn into
         # addresses. They are not host names; ask for the dotted address.
         raise TargetError(
