@@ -224,8 +224,9 @@ def render_text(report: Report) -> str:
                 lines.append(f"     (root, not served: {e.anchor.label})")
         for f in e.findings:
             lines.extend(_finding_text(f, "   "))
-        for c in e.clients:
-            lines.append(f"   {'accepts' if c.accepts else 'REJECTS'}: {c.name} — {c.reason}")
+        for verdict in e.clients:
+            accepts = "accepts" if verdict.accepts else "REJECTS"
+            lines.append(f"   {accepts}: {verdict.name} — {verdict.reason}")
     return "\n".join(lines)
 
 
