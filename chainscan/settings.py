@@ -125,6 +125,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "scans.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -227,7 +228,15 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 _broker = env_str("CELERY_BROKER_URL") or ""
 if _broker:
     CELERY_BROKER_URL = _broker
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        # A worker that dies (SIGKILL, OOM) leaves its messages unacknowledged;
+        # kombu puts those older than the visibility timeout back in the queue
+        # when a worker starts and on a periodic sweep, by default every
+        # 10 s x 10 = ~100 s. Sweep every 10 s: a killed scan comes back at most
+        # 10 s after its visibility timeout (three cheap Redis calls a sweep).
+        "unacked_restore_interval": 10,
+        "unacked_restore_throttle": 1,
+    }
 else:
     # No Redis on a first run: kombu's filesystem transport passes messages
     # through a folder, and a real `celery worker` consumes them.
@@ -274,6 +283,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_POOL = env_choice("CHAINSCAN_WORKER_POOL", "threads", ("threads", "prefork", "solo"))
 CELERY_WORKER_CONCURRENCY = env_int("CHAINSCAN_WORKER_CONCURRENCY", 32, minimum=1)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery's Django fix-up closes the database connection before and after every
+# task unless this is set; reconnecting to Postgres costs ~10 ms of CPU, more
+# than a scan's queries. scans.tasks checks the connection before each task
+# instead (CONN_MAX_AGE and CONN_HEALTH_CHECKS, as for a web request). Each
+# worker thread keeps one connection: Postgres' max_connections must cover
+# workers x concurrency + web processes.
+CELERY_DB_REUSE_MAX = 1000
 # Tests give each run its own queue so stale messages never reach them.
 CELERY_TASK_DEFAULT_QUEUE = env_str("CHAINSCAN_QUEUE") or "celery"
 CELERY_BEAT_SCHEDULE = {
@@ -304,10 +320,19 @@ for _net in CHAINSCAN_ALLOWED_NETWORKS:
 
 
 def _resolve_overrides(raw: str) -> dict[str, list[str]]:
-    """``name=ip[|ip…];name2=ip`` — pin names to addresses, like curl --resolve."""
+    """``name=ip[|ip…];name2=ip`` — pin names to addresses, like curl --resolve.
+
+    ``*.example.test=ip`` answers for every name below example.test (the
+    exact names listed win over it).
+    """
     table: dict[str, list[str]] = {}
     for entry in filter(None, (e.strip() for e in raw.split(";"))):
         name, _, addresses = entry.partition("=")
+        if "*" in name and not re.fullmatch(r"\*\.[^*]+", name.strip()):
+            raise ImproperlyConfigured(
+                f"CHAINSCAN_RESOLVE_OVERRIDES: {entry!r}: a wildcard is only allowed as the "
+                "whole first label, as in *.example.test=192.0.2.1"
+            )
         ips = [a.strip() for a in addresses.split("|") if a.strip()]
         try:
             for ip in ips:

@@ -61,3 +61,12 @@ def test_script_in_a_certificate_name_does_not_run_on_the_report(
     assert dialogs == []
     assert page.query_selector("img[src=x]") is None
     assert "<script>alert(1)</script>" in page.inner_text("#report-body")
+
+
+def test_pages_carry_a_content_security_policy_that_forbids_inline_script(client):
+    response = client.get("/login")
+    policy = response["Content-Security-Policy"]
+    assert (
+        "script-src 'self'" in policy
+        and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+    )
