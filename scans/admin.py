@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.http import HttpRequest
 
 from .engine.certs import BundleError, read_bundle
-from .models import Certificate, Host, Scan, TrustAnchor
+from .models import ApiToken, Certificate, Host, Scan, TrustAnchor
 
 
 class TrustAnchorForm(forms.ModelForm):
@@ -53,3 +54,41 @@ class CertificateAdmin(admin.ModelAdmin):
     list_filter = ["is_ca"]
     exclude = ["der"]
     readonly_fields = [f.name for f in Certificate._meta.fields if f.name != "der"]
+
+
+class ApiTokenForm(forms.ModelForm):
+    class Meta:
+        model = ApiToken
+        fields = ["user", "name"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Create API tokens for users. The secret is shown once, in a message after
+    saving; only its SHA-256 is stored, so a lost token is replaced, not recovered."""
+
+    form = ApiTokenForm
+    list_display = ["user", "name", "prefix", "created_at", "last_used_at"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "name", "prefix"]
+    raw_id_fields = ["user"]
+    readonly_fields = ["prefix", "created_at", "last_used_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> list[str]:
+        # A token belongs to one user for life: moving it would hand someone
+        # else's automation to another account.
+        return [*self.readonly_fields, "user"] if obj is not None else list(self.readonly_fields)
+
+    def save_model(
+        self, request: HttpRequest, obj: ApiToken, form: forms.ModelForm, change: bool
+    ) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        key = obj.set_new_key()
+        super().save_model(request, obj, form, change)
+        messages.warning(
+            request,
+            f"The API token for {obj.user} is {key} — copy it now: it is not stored and "
+            "will not be shown again. Send it as 'Authorization: Bearer <token>'.",
+        )

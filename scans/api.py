@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 16 * 1024
 NOT_FOUND = "no such resource"
-SEND_TOKEN = "send an API token: Authorization: Bearer …"
+LOGIN_HINT = "send an API token: Authorization: Bearer …"
 
 ApiView = Callable[..., HttpResponse]
 
@@ -74,7 +74,9 @@ def _token_user(request: HttpRequest) -> Any:
     return row.user
 
 
-def api_view(*, methods: Sequence[str] = ("GET",), write: bool = False) -> Callable[[ApiView], ApiView]:
+def api_view(
+    *, methods: Sequence[str] = ("GET",), write: bool = False
+) -> Callable[[ApiView], ApiView]:
     """Method check, authentication, and JSON for every error the view raises."""
 
     def decorator(view: ApiView) -> ApiView:
@@ -96,7 +98,7 @@ def api_view(*, methods: Sequence[str] = ("GET",), write: bool = False) -> Calla
                 # view is CSRF-exempt: writes count only a token as identity.
                 request.user = AnonymousUser()
             if settings.CHAINSCAN_REQUIRE_LOGIN and not request.user.is_authenticated:
-                return error(401, "token-required", SEND_TOKEN)
+                return error(401, "token-required", LOGIN_HINT)
             try:
                 return view(request, *args, **kwargs)
             except Http404:
@@ -212,7 +214,7 @@ def host_scans(request: HttpRequest, slug: str) -> HttpResponse:
         page = paginator.page(form.cleaned_data.get("page") or 1)
     except EmptyPage:
         return error(404, "no-such-page", f"there are {paginator.num_pages} pages")
-    rows = history.rows(list(page.object_list))
+    rows = history.rows(page.object_list)
     comparable = _browsable_previous(request, rows)
     base = request.build_absolute_uri(request.path)
     return JsonResponse(
@@ -230,20 +232,20 @@ def host_scans(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _browsable_previous(request: HttpRequest, rows: list[history.Row]) -> set[int]:
-    """Ids of the rows' previous scans the caller may browse (one query at most)."""
-    ids = {r.scan.previous_id for r in rows if r.scan.previous_id is not None}
+    """Ids of the rows' previous scans the caller may browse, so a diff link never
+    hands out the token of a scan the caller could not otherwise reach."""
+    ids = {r.previous.pk for r in rows if r.previous is not None}
     if not ids or browse_scope(request.user) is None:
         return ids
     return set(browsable_scans(request).filter(pk__in=ids).values_list("pk", flat=True))
 
 
 def _history_item(request: HttpRequest, row: history.Row, comparable: set[int]) -> dict[str, Any]:
-    s = row.scan
+    s, before = row.scan, row.previous
     diff_url = None
-    if s.previous_id in comparable and s.change in (Scan.Change.RENEWAL, Scan.Change.MATERIAL):
-        diff_url = request.build_absolute_uri(
-            reverse("api-diff", args=[s.token, s.previous.token])
-        )
+    changed = s.change in (Scan.Change.RENEWAL, Scan.Change.MATERIAL)
+    if before is not None and before.pk in comparable and changed:
+        diff_url = request.build_absolute_uri(reverse("api-diff", args=[s.token, before.token]))
     return {
         "token": s.token,
         "url": _permalink(request, s.token),

@@ -7,6 +7,7 @@ that history, diffs and permalinks work. A finished scan is never rewritten.
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -280,9 +281,17 @@ class ApiToken(models.Model):
 
         return hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()
 
-    @classmethod
-    def issue(cls, *, user: object, name: str = "api") -> tuple[ApiToken, str]:
-        """Create a token; return the row and the secret (shown once, never stored)."""
+    def set_new_key(self) -> str:
+        """Give the (unsaved) row a fresh secret; return it. Only its hash is kept."""
         key = "cs_" + secrets.token_urlsafe(32)
-        row = cls.objects.create(user=user, name=name, key_hash=cls.hash_key(key), prefix=key[3:11])
+        self.key_hash = self.hash_key(key)
+        self.prefix = key[3:11]
+        return key
+
+    @classmethod
+    def issue(cls, *, user: Any, name: str = "api") -> tuple[ApiToken, str]:
+        """Create a token; return the row and the secret (shown once, never stored)."""
+        row = cls(user=user, name=name)
+        key = row.set_new_key()
+        row.save()
         return row, key

@@ -152,7 +152,7 @@ def host_history(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "host": host,
             "page": page,
-            "rows": history.rows(list(page.object_list)),
+            "rows": history.rows(page.object_list),
             "latest": history.latest_finished(host, scans),
         },
     )

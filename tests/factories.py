@@ -32,9 +32,6 @@ from scans.engine.trust import TrustStore, empty_store, store_with_extra
 from scans.models import Scan
 from tests import pki
 
-# An address that "refuses the connection" in a served-chains mapping.
-REFUSED: tuple[bytes, ...] = ()
-
 
 @dataclass(frozen=True)
 class Chains:
@@ -85,7 +82,9 @@ def trust() -> TrustStore:
     """Only the test PKI's root, added to an empty store as an operator would add theirs."""
     from scans.engine.certs import describe
 
-    return store_with_extra(empty_store(), pem_bundle([describe(pki.cast().root.der)]).encode(), "test root")
+    return store_with_extra(
+        empty_store(), pem_bundle([describe(pki.cast().root.der)]).encode(), "test root"
+    )
 
 
 class ChainProber:
@@ -159,7 +158,9 @@ def record_scan(
 
 def record_report(report: Report, *, user: Any = None) -> Scan:
     """Store an engine report as a finished scan of its host, requested by ``user``."""
-    (queued,) = services.scan_request(targets=[Target(host=report.host, port=report.port)], user=user)
+    (queued,) = services.scan_request(
+        targets=[Target(host=report.host, port=report.port)], user=user
+    )
     claimed = services.scan_claim(scan_id=queued.pk)
     assert claimed is not None, "the scan was not claimable"
     return services.scan_record(scan=claimed, report=report)
@@ -169,3 +170,43 @@ def queued_scan(*, user: Any = None, host: str = HOST, port: int = 443) -> Scan:
     """A scan that is requested and not yet picked up by a worker."""
     (scan,) = services.scan_request(targets=[Target(host=host, port=port)], user=user)
     return scan
+
+
+def team(name: str, *members: Any) -> Any:
+    """Put ``members`` in one auth group: a team that browses each other's scans."""
+    from django.contrib.auth.models import Group
+
+    group, _ = Group.objects.get_or_create(name=name)
+    group.user_set.add(*members)
+    return group
+
+
+def bulk_history(scan: Scan, count: int) -> None:
+    """Add ``count`` finished scans to ``scan``'s host in one INSERT (scale tests).
+
+    Each is marked as a material change against ``scan``, so history pages read
+    the change and the previous scan's digests exactly as for recorded scans.
+    """
+    from django.utils import timezone
+
+    now = timezone.now()
+    Scan.objects.bulk_create(
+        [
+            Scan(
+                host_id=scan.host_id,
+                requested_by_id=scan.requested_by_id,
+                status=Scan.Status.DONE,
+                verdict=Scan.Verdict.OK,
+                finished_at=now,
+                trust_store=scan.trust_store,
+                served_digest=f"{i:064x}",
+                expected_digest=scan.expected_digest,
+                findings_digest=scan.findings_digest,
+                change=Scan.Change.MATERIAL,
+                change_summary=f"Material change number {i}.",
+                previous_id=scan.pk,
+            )
+            for i in range(count)
+        ],
+        batch_size=2000,
+    )

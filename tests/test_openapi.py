@@ -1,0 +1,239 @@
+"""/api/openapi.json is a valid OpenAPI 3.1 document and tells the truth.
+
+Every response the document lists (path, method, status) has a scenario here
+that produces it from the running API, and the body must validate against the
+schema the document gives for it, ``$ref``s resolved inside the document. The
+document's schemas are closed (no undeclared fields, every field required), so
+a field added or dropped on either side fails.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+import pytest
+from django.core.cache import cache
+from django.test import Client
+from django.urls import reverse
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate as validate_openapi
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from scans.models import ApiToken, Scan
+from scans.openapi import document
+from tests.factories import HOST, chains, queued_scan, record_scan
+
+pytestmark = pytest.mark.django_db
+
+DOC_URI = "urn:chainscan:openapi"
+
+
+@pytest.fixture(scope="module")
+def doc() -> dict[str, Any]:
+    return document("http://testserver/")
+
+
+def validator_for(doc: dict[str, Any], pointer: str) -> Draft202012Validator:
+    """A validator for the schema at ``pointer`` in the document, resolving its $refs there."""
+    registry: Registry[Any] = Registry().with_resource(
+        DOC_URI, Resource.from_contents(doc, default_specification=DRAFT202012)
+    )
+    return Draft202012Validator(
+        {"$ref": f"{DOC_URI}#{pointer}"},
+        registry=registry,
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
+
+
+def _escape(part: str) -> str:
+    return part.replace("~", "~0").replace("/", "~1")
+
+
+def response_validator(doc: dict[str, Any], path: str, method: str, status: str):  # type: ignore[no-untyped-def]
+    pointer = "/" + "/".join(
+        _escape(p)
+        for p in ("paths", path, method, "responses", status, "content", "application/json")
+    )
+    return validator_for(doc, pointer + "/schema")
+
+
+# --- the scenarios -------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    """Scans and credentials the scenarios draw on."""
+
+    client: Client
+    key: str
+    broken: Scan
+    fixed: Scan
+    queued: Scan
+    elsewhere: Scan
+    settings: Any
+
+    def call(self, method: str, url: str, body: Any = None, *, key: str | None = "own"):  # type: ignore[no-untyped-def]
+        token = self.key if key == "own" else key
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        data = body if isinstance(body, bytes) or body is None else json.dumps(body)
+        return getattr(self.client, method)(
+            url, data=data, content_type="application/json", headers=headers
+        )
+
+
+Scenario = Callable[[World], list[Any]]
+
+
+def _url(template: str, **params: str) -> str:
+    """The documented path template filled in: proves the documented path is served."""
+    return template.format(**params)
+
+
+SCANS, SCAN, DIFF, HISTORY, OPENAPI = (
+    "/api/scans",
+    "/api/scans/{token}",
+    "/api/scans/{token}/diff/{other}",
+    "/api/hosts/{host}/scans",
+    "/api/openapi.json",
+)
+
+
+def _rate_limited(w: World) -> list[Any]:
+    cache.clear()
+    w.settings.CHAINSCAN_SUBMIT_RATE = (1, 60)
+    w.call("post", SCANS, {"host": "one.example.com"})
+    try:
+        return [w.call("post", SCANS, {"host": "two.example.com"})]
+    finally:
+        cache.clear()
+
+
+SCENARIOS: dict[tuple[str, str, str], Scenario] = {
+    (SCANS, "post", "202"): lambda w: [
+        w.call("post", SCANS, {"host": "example.com", "port": 8443, "ip": "192.0.2.1"})
+    ],
+    (SCANS, "post", "400"): lambda w: [
+        w.call("post", SCANS, {"host": "example.com", "port": 0}),
+        w.call("post", SCANS, b"not json"),
+    ],
+    (SCANS, "post", "401"): lambda w: [
+        w.call("post", SCANS, {"host": "example.com"}, key=None),
+        w.call("post", SCANS, {"host": "example.com"}, key="cs_not-a-token"),
+    ],
+    (SCANS, "post", "413"): lambda w: [w.call("post", SCANS, b" " * 20_000)],
+    (SCANS, "post", "429"): _rate_limited,
+    (SCAN, "get", "200"): lambda w: [
+        w.call("get", _url(SCAN, token=w.broken.token)),
+        w.call("get", _url(SCAN, token=w.queued.token)),
+    ],
+    (SCAN, "get", "401"): lambda w: [w.call("get", _url(SCAN, token=w.fixed.token), key=None)],
+    (SCAN, "get", "404"): lambda w: [w.call("get", _url(SCAN, token="n" * 43))],
+    (DIFF, "get", "200"): lambda w: [
+        w.call("get", _url(DIFF, token=w.fixed.token, other=w.broken.token))
+    ],
+    (DIFF, "get", "400"): lambda w: [
+        w.call("get", _url(DIFF, token=w.fixed.token, other=w.elsewhere.token))
+    ],
+    (DIFF, "get", "401"): lambda w: [
+        w.call("get", _url(DIFF, token=w.fixed.token, other=w.broken.token), key=None)
+    ],
+    (DIFF, "get", "404"): lambda w: [
+        w.call("get", _url(DIFF, token=w.fixed.token, other="n" * 43))
+    ],
+    (DIFF, "get", "409"): lambda w: [
+        w.call("get", _url(DIFF, token=w.fixed.token, other=w.queued.token))
+    ],
+    (HISTORY, "get", "200"): lambda w: [w.call("get", _url(HISTORY, host=HOST))],
+    (HISTORY, "get", "400"): lambda w: [w.call("get", _url(HISTORY, host=HOST) + "?page=x")],
+    (HISTORY, "get", "401"): lambda w: [w.call("get", _url(HISTORY, host=HOST), key=None)],
+    (HISTORY, "get", "404"): lambda w: [
+        w.call("get", _url(HISTORY, host="unknown.example")),
+        w.call("get", _url(HISTORY, host=HOST) + "?page=99"),
+    ],
+    (OPENAPI, "get", "200"): lambda w: [w.call("get", OPENAPI, key=None)],
+}
+
+
+def documented(doc: dict[str, Any]) -> set[tuple[str, str, str]]:
+    return {
+        (path, method, status)
+        for path, item in doc["paths"].items()
+        for method, operation in item.items()
+        for status in operation["responses"]
+    }
+
+
+@pytest.fixture
+def world(client, alice, settings) -> World:  # type: ignore[no-untyped-def]
+    return World(
+        client=client,
+        key=ApiToken.issue(user=alice)[1],
+        broken=record_scan(chains().served_x1(), user=alice),
+        fixed=record_scan(chains().served_x3(), user=alice),
+        queued=queued_scan(user=alice),
+        elsewhere=record_scan(chains().served_x3(), user=alice, port=8443),
+        settings=settings,
+    )
+
+
+# --- the tests -----------------------------------------------------------------------------------
+
+
+def test_the_document_is_valid_openapi_3_1(doc):
+    validate_openapi(doc)
+    assert doc["openapi"] == "3.1.0"
+
+
+def test_the_served_document_is_the_one_tested(client, doc):
+    assert client.get(reverse("api-openapi")).json() == doc
+
+
+def test_every_documented_response_is_exercised_and_nothing_else(doc):
+    assert documented(doc) == set(SCENARIOS)
+
+
+@pytest.mark.parametrize("case", sorted(SCENARIOS), ids=lambda c: f"{c[1].upper()} {c[0]} {c[2]}")
+def test_real_responses_match_their_documented_schema(doc, world, case):
+    path, method, status = case
+    validator = response_validator(doc, path, method, status)
+    for response in SCENARIOS[case](world):
+        assert response.status_code == int(status), response.content
+        assert response["Content-Type"] == "application/json"
+        body = response.json()
+        errors = [e.message for e in validator.iter_errors(body)]
+        assert not errors, (errors, body)
+
+
+def test_the_schemas_catch_a_field_the_document_does_not_know(doc, world):
+    body = world.call("get", _url(SCAN, token=world.broken.token)).json()
+    validator = validator_for(doc, "/components/schemas/Scan")
+    validator.validate(body)
+
+    body["endpoints"][0]["served"][0]["nickname"] = "X1"
+    with pytest.raises(jsonschema.ValidationError, match="nickname"):
+        validator.validate(body)
+
+
+def test_the_schemas_catch_a_field_the_code_stopped_sending(doc, world):
+    body = world.call("get", _url(DIFF, token=world.fixed.token, other=world.broken.token)).json()
+    validator = validator_for(doc, "/components/schemas/Diff")
+    validator.validate(body)
+
+    del body["endpoints"][0]["served"][0]["before"]["short_fingerprint"]
+    errors = list(validator.iter_errors(body))
+    # "before" is CertBrief or null: the reason sits in the oneOf's sub-errors.
+    reasons = [sub.message for e in errors for sub in (e.context or [e])]
+    assert "'short_fingerprint' is a required property" in reasons
+
+
+def test_an_unfinished_scan_must_not_carry_report_fields(doc, world):
+    body = world.call("get", _url(SCAN, token=world.queued.token)).json()
+    validator = validator_for(doc, "/components/schemas/Scan")
+    validator.validate(body)
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate({**body, "endpoints": []})
