@@ -10,10 +10,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN groupadd --system chainscan && useradd --system --gid chainscan --home-dir /app chainscan
 WORKDIR /app
 
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY chainscan ./chainscan
 COPY scans ./scans
-RUN pip install .
+RUN pip install -c constraints.txt .
 
 COPY manage.py ./
 COPY templates ./templates

@@ -9,10 +9,12 @@ PORT ?= 8000
 
 .PHONY: run test lint format browser bench clean
 
-$(STAMP): pyproject.toml
+# constraints.txt pins every transitive dependency (pip freeze of a good
+# install); pyproject.toml pins the direct ones.
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
 # The dashboard with background scans. No environment: SQLite and a filesystem
