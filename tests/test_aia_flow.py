@@ -31,7 +31,7 @@ class IssuerServer:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 outer.requests += 1
                 self.send_response(200)
                 self.send_header("Content-Type", "application/pkix-cert")
