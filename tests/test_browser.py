@@ -6,7 +6,7 @@ import pytest
 
 from scans.engine.certs import describe, pem_bundle
 from scans.models import TrustAnchor
-from tests.browser import browser, page, sign_in  # noqa: F401 - fixtures
+from tests.browser import sign_in
 from tests.tlsserver import TLSServer, mini_pki
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.worker]

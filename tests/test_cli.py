@@ -93,7 +93,7 @@ def test_ip_sends_the_host_name_as_sni_to_the_pinned_address(capsys, pki, root_f
     with TLSServer(
         other, other_key, host="127.0.0.2", sni_chains={HOST: (pki.chain, pki.leaf_key)}
     ) as server:
-        code, out, _ = run(
+        _, out, _ = run(
             capsys,
             "scan",
             f"{HOST}:{server.port}",
