@@ -748,11 +748,17 @@ def intermediate_expired(
         )
         clients = ALL_CLIENTS if not expected else (STRICT,)
         severity = Severity.ERROR
-    fix = f"Stop serving {refs(expired)}. " + (
-        serve_in_order(expected)
-        if expected
-        else "Download the current intermediate from your CA and serve it instead."
-    )
+    expired_shas = {c.sha256 for c in expired}
+    if expected and not expired_shas & {c.sha256 for c in expected}:
+        fix = f"Stop serving {refs(expired)}. " + serve_in_order(expected)
+    else:
+        # The only path known runs through the expired certificate itself:
+        # telling the admin to serve it again would be no fix at all.
+        fix = (
+            f"Stop serving {refs(expired)}: download the current intermediate from your CA "
+            "(its repository or your ACME client's chain file) and serve it instead; if the "
+            "leaf was issued under the expired intermediate, renew the leaf too."
+        )
     return make_finding(
         "intermediate-expired", detail, fix, shas(expired), clients, severity=severity
     )
