@@ -254,6 +254,10 @@ else:
 CHAINSCAN_SCAN_TIMEOUT = env_float("CHAINSCAN_SCAN_TIMEOUT", 30.0)
 # The hard limit must leave the engine's own scan budget room to finish and
 # persist; the soft limit marks the scan failed cleanly before the hard kill.
+# Celery enforces neither in the threads pool (celery/celery#9203): there, the
+# engine's budget and per-operation timeouts bound a scan, and the hard limit
+# is the claim's lease (scans.services.scan_claim) and the stuck-scan
+# sweeper's clock (scans_fail_stuck). The prefork pool enforces both.
 CELERY_TASK_SOFT_TIME_LIMIT = env_int(
     "CHAINSCAN_TASK_SOFT_TIME_LIMIT", int(CHAINSCAN_SCAN_TIMEOUT) + 30, minimum=1
 )

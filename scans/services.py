@@ -17,7 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from .engine.certs import describe
-from .engine.report import CertificateInfo, Report
+from .engine.report import CertificateInfo, EndpointReport, Report
 from .engine.targets import Target
 from .models import Certificate, ChainEntry, Endpoint, Finding, Host, Scan
 from .scanning import subject_hash
@@ -35,6 +35,11 @@ def host_get_or_create(*, target: Target) -> Host:
         # Two requests created it at once; the other one won.
         host = Host.objects.get(hostname=target.host, port=target.port)
     return host
+
+
+def _host_locked(*, target: Target) -> tuple[Host, bool]:
+    """The host row, locked until commit, and whether it was just created."""
+    return Host.objects.select_for_update().get_or_create(hostname=target.host, port=target.port)
 
 
 def scan_request(
@@ -57,19 +62,23 @@ def scan_request(
     requested_by = user if getattr(user, "is_authenticated", False) else None
     with transaction.atomic():
         for target in targets:
-            host = host_get_or_create(target=target)
+            # The host row, locked until commit: two submissions of one host at
+            # the same moment (a double click, a retried API call) take turns,
+            # so the second sees the first's scan instead of making its own.
+            host, created = _host_locked(target=target)
             existing = (
                 Scan.objects.filter(
                     host=host,
                     # Per requester: another team's scan is not in this one's history.
-                    requested_by=requested_by,
+                    requested_by_id=getattr(requested_by, "pk", None),
                     status__in=[Scan.Status.QUEUED, Scan.Status.RUNNING],
                     requested_at__gte=window,
                     pinned_addresses=pinned,
                 )
                 .order_by("-requested_at")
                 .first()
-                if settings.CHAINSCAN_DEDUP_SECONDS
+                # A host created just now has no scans to find.
+                if settings.CHAINSCAN_DEDUP_SECONDS and not created
                 else None
             )
             if existing is not None:
@@ -91,7 +100,7 @@ def scan_dispatch(*, scan_id: int) -> bool:
 
     The row is committed before this runs, so the submission is never lost: if
     Redis is down the scan stays queued with no ``dispatched_at``, and the
-    periodic ``flush_outbox`` task (or the next submission) sends it later.
+    periodic ``flush_outbox`` task sends it once the broker is back.
     """
     from .tasks import run_scan
 
@@ -118,23 +127,37 @@ def outbox_flush(*, older_than: dt.timedelta = dt.timedelta(seconds=5)) -> int:
 # --- Running -----------------------------------------------------------------
 
 
-def scan_claim(*, scan_id: int) -> Scan | None:
+def scan_claim(*, scan_id: int, retry: bool = False) -> Scan | None:
     """Move a queued scan to running. ``None`` if another worker has it or it is gone.
 
     Compare-and-set on the status makes a redelivered or duplicated message
     harmless. A RUNNING scan whose lease expired (its worker died: SIGKILL, OOM,
     a lost node) may be claimed again: that is how a killed scan still finishes.
+
+    The lease is the hard time limit, and the broker redelivers a lost worker's
+    message only after the visibility timeout, which the settings keep above
+    that limit: by the time the message comes back, the lease has run out.
+
+    ``retry``: the task is retrying after a database error. Its first attempt
+    claimed the scan and may not have been able to put it back (the database
+    was down), so the RUNNING row is its own and it takes it back at once.
     """
     now = timezone.now()
     lease = dt.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-    claimed = Scan.objects.filter(
-        Q(status=Scan.Status.QUEUED) | Q(status=Scan.Status.RUNNING, started_at__lt=now - lease),
-        pk=scan_id,
-    ).update(status=Scan.Status.RUNNING, started_at=now, dispatched_at=now)
+    running = Q(status=Scan.Status.RUNNING)
+    if not retry:
+        running &= Q(started_at__lt=now - lease)
+    claimed = Scan.objects.filter(Q(status=Scan.Status.QUEUED) | running, pk=scan_id).update(
+        status=Scan.Status.RUNNING, started_at=now, dispatched_at=now, attempts=F("attempts") + 1
+    )
     if not claimed:
         return None
-    Scan.objects.filter(pk=scan_id).update(attempts=F("attempts") + 1)
     return Scan.objects.select_related("host").get(pk=scan_id)
+
+
+def scan_release(*, scan_id: int) -> None:
+    """Put a running scan back in the queue (its task will retry)."""
+    Scan.objects.filter(pk=scan_id, status=Scan.Status.RUNNING).update(status=Scan.Status.QUEUED)
 
 
 def scan_fail(*, scan_id: int, error: str) -> bool:
@@ -146,12 +169,31 @@ def scan_fail(*, scan_id: int, error: str) -> bool:
     )
 
 
+def stuck_after() -> dt.timedelta:
+    """How long a scan may stay RUNNING before the sweeper fails it.
+
+    A scan whose worker died comes back by itself: the broker redelivers the
+    unacknowledged message once the visibility timeout has passed (kombu
+    restores it when a worker starts, and on its periodic sweep), and the new
+    claim resets ``started_at``. Failing a scan before that would turn every
+    killed scan into a failure. So a scan is stuck only when the visibility
+    timeout, one restore sweep and another full time limit (the redelivered
+    message may wait in a busy queue) have all passed: its message is gone
+    (Redis lost its data) or no worker picks it up.
+    """
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    return dt.timedelta(
+        seconds=int(str(options["visibility_timeout"]))
+        + int(str(options.get("unacked_restore_interval", 0)))
+        + settings.CELERY_TASK_TIME_LIMIT
+    )
+
+
 def scans_fail_stuck() -> int:
-    """Fail scans left running past the hard time limit, or queued far too long."""
+    """Fail scans left running past their redelivery window, or queued far too long."""
     now = timezone.now()
-    limit = dt.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
     stuck_running = Scan.objects.filter(
-        status=Scan.Status.RUNNING, started_at__lt=now - limit * 2
+        status=Scan.Status.RUNNING, started_at__lt=now - stuck_after()
     ).update(
         status=Scan.Status.FAILED,
         finished_at=now,
@@ -178,14 +220,19 @@ def certificates_store(*, infos: Iterable[CertificateInfo]) -> dict[str, Certifi
         wanted.setdefault(info.sha256, info)
     if not wanted:
         return {}
-    existing = {c.sha256: c for c in Certificate.objects.filter(sha256__in=list(wanted))}
+    # Only what a foreign key needs: the DER and names are already stored.
+    existing = {
+        c.sha256: c for c in Certificate.objects.filter(sha256__in=list(wanted)).only("sha256")
+    }
     missing = [_certificate_row(info) for sha, info in wanted.items() if sha not in existing]
     if missing:
         Certificate.objects.bulk_create(missing, ignore_conflicts=True)
         existing.update(
             {
                 c.sha256: c
-                for c in Certificate.objects.filter(sha256__in=[m.sha256 for m in missing])
+                for c in Certificate.objects.filter(sha256__in=[m.sha256 for m in missing]).only(
+                    "sha256"
+                )
             }
         )
     return existing
@@ -254,53 +301,29 @@ def scan_record(*, scan: Scan, report: Report, fetched: Iterable[bytes] = ()) ->
             ]
         )
         certificates_learn(ders=fetched)
-        position = 0
-        finding_rows: list[Finding] = []
-        for index, endpoint in enumerate(report.endpoints):
-            row = Endpoint.objects.create(
-                scan=locked,
-                position=index,
-                address=endpoint.address,
-                port=endpoint.port,
-                sni=endpoint.sni or "",
-                no_sni=endpoint.sni is None,
-                tls_version=endpoint.tls_version or "",
-                cipher=endpoint.cipher or "",
-                connect_ms=endpoint.connect_ms,
-                handshake_ms=endpoint.handshake_ms,
-                error=endpoint.error or "",
-                verdict=endpoint.verdict.value,
-                valid_until=endpoint.valid_until,
-                anchor=certs[endpoint.anchor.sha256] if endpoint.anchor else None,
-                anchor_source=endpoint.anchor_source or "",
-                clients=[
-                    {
-                        "family": c.family,
-                        "name": c.name,
-                        "examples": c.examples,
-                        "accepts": c.accepts,
-                        "reason": c.reason,
-                    }
-                    for c in endpoint.clients
-                ],
-            )
-            ChainEntry.objects.bulk_create(
-                [
-                    ChainEntry(endpoint=row, kind=kind, position=i, certificate=certs[c.sha256])
-                    for kind, chain in (
-                        (ChainEntry.Kind.SERVED, endpoint.served),
-                        (ChainEntry.Kind.EXPECTED, endpoint.expected),
-                    )
-                    for i, c in enumerate(chain)
-                ]
-            )
-            for finding in endpoint.findings:
-                finding_rows.append(_finding_row(locked, row, finding, position))
-                position += 1
-        for finding in report.findings:
-            finding_rows.append(_finding_row(locked, None, finding, position))
-            position += 1
-        Finding.objects.bulk_create(finding_rows)
+        # Three inserts whatever the number of endpoints: endpoints (Postgres
+        # returns their ids), then every chain entry, then every finding.
+        rows = Endpoint.objects.bulk_create(
+            [_endpoint_row(locked, index, e, certs) for index, e in enumerate(report.endpoints)]
+        )
+        ChainEntry.objects.bulk_create(
+            [
+                ChainEntry(endpoint=row, kind=kind, position=i, certificate=certs[c.sha256])
+                for row, endpoint in zip(rows, report.endpoints, strict=True)
+                for kind, chain in (
+                    (ChainEntry.Kind.SERVED, endpoint.served),
+                    (ChainEntry.Kind.EXPECTED, endpoint.expected),
+                )
+                for i, c in enumerate(chain)
+            ]
+        )
+        scoped: list[tuple[Endpoint | None, object]] = [
+            (row, f) for row, e in zip(rows, report.endpoints, strict=True) for f in e.findings
+        ]
+        scoped += [(None, f) for f in report.findings]
+        Finding.objects.bulk_create(
+            [_finding_row(locked, row, f, position) for position, (row, f) in enumerate(scoped)]
+        )
 
         served, expected, findings_digest = report_digests(report)
         locked.served_digest, locked.expected_digest, locked.findings_digest = (
@@ -334,6 +357,38 @@ def scan_record(*, scan: Scan, report: Report, fetched: Iterable[bytes] = ()) ->
             ]
         )
     return locked
+
+
+def _endpoint_row(
+    scan: Scan, index: int, endpoint: EndpointReport, certs: dict[str, Certificate]
+) -> Endpoint:
+    return Endpoint(
+        scan=scan,
+        position=index,
+        address=endpoint.address,
+        port=endpoint.port,
+        sni=endpoint.sni or "",
+        no_sni=endpoint.sni is None,
+        tls_version=endpoint.tls_version or "",
+        cipher=endpoint.cipher or "",
+        connect_ms=endpoint.connect_ms,
+        handshake_ms=endpoint.handshake_ms,
+        error=endpoint.error or "",
+        verdict=endpoint.verdict.value,
+        valid_until=endpoint.valid_until,
+        anchor=certs[endpoint.anchor.sha256] if endpoint.anchor else None,
+        anchor_source=endpoint.anchor_source or "",
+        clients=[
+            {
+                "family": c.family,
+                "name": c.name,
+                "examples": c.examples,
+                "accepts": c.accepts,
+                "reason": c.reason,
+            }
+            for c in endpoint.clients
+        ],
+    )
 
 
 def _finding_row(scan: Scan, endpoint: Endpoint | None, finding: object, position: int) -> Finding:

@@ -57,7 +57,9 @@ def test_a_submitted_host_becomes_a_finished_report_with_the_served_chain(
     assert "hx-trigger" not in html  # finished: the page stops polling
 
 
-def test_the_report_page_polls_while_the_scan_is_unfinished(alice_client, trusted_pki):
+def test_the_report_page_polls_while_the_scan_is_unfinished(
+    alice_client, celery_worker, trusted_pki
+):
     # A server that never answers keeps the scan unfinished (queued, or running
     # if the session's worker already took it) while the page is fetched.
     with TLSServer(mode="stall") as server:
@@ -69,6 +71,10 @@ def test_the_report_page_polls_while_the_scan_is_unfinished(alice_client, truste
         assert "Queued" in html or "Scanning every address" in html
         live = alice_client.get(reverse("report-live", args=[scan.token])).content.decode()
         assert 'hx-trigger="every 1s"' in live
+    # Let the worker finish before the tables are flushed for the next test.
+    finished = wait_for_scan(scan.token)
+    assert "hx-trigger" not in alice_client.get(response["Location"]).content.decode()
+    assert finished.is_finished
 
 
 def test_a_refused_port_ends_the_scan_with_a_clear_reason(alice_client, celery_worker):
