@@ -45,8 +45,12 @@ test: lint
 	$(BIN)/pytest -m "not disruptive" $(PYTEST_ARGS)
 	$(BIN)/pytest -m disruptive $(PYTEST_ARGS) || test $$? -eq 5
 
+# Figures, never assertions. Each script says what it measures at its top.
 bench: $(STAMP)
 	$(BIN)/python bench/bench_analysis.py
+	$(BIN)/python bench/bench_scan.py
+	$(BIN)/python bench/bench_history.py
+	$(BIN)/python bench/bench_load.py
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .mypy_cache
