@@ -70,3 +70,19 @@ def test_pages_carry_a_content_security_policy_that_forbids_inline_script(client
         "script-src 'self'" in policy
         and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
     )
+
+
+def test_a_teammate_follows_the_change_mark_from_history_to_the_diff(page, live_server, alice):
+    from tests import factories
+
+    c = factories.chains()
+    factories.record_scan(c.served_x1(), user=alice)
+    factories.record_scan(c.served_x3(), user=alice)
+    sign_in(page, live_server, "alice", "alice-pw-123")
+    page.goto(f"{live_server.url}/hosts/{factories.HOST}")
+    page.click("a.change-mark")
+    page.wait_for_url(f"{live_server.url}/r/**/diff**")
+    text = page.inner_text("main")
+    assert "position 1 changed from Example Authority X1" in text
+    assert "Example Authority X3" in text
+    assert "wrong-intermediate-same-key" in text
