@@ -150,7 +150,16 @@ def classify_change(*, scan: Scan, report: Report) -> ReportDiff | None:
     the change is "same" without loading anything else; otherwise the previous
     report is rebuilt (a fixed handful of queries) and diffed with ``report``.
     """
-    previous = previous_finished(scan, Scan.objects.filter(record_scope(scan.requested_by_id)))
+    # Most scans of a new host have no predecessor at all: one index probe
+    # settles that before the team-scoped lookup (which costs a few ms).
+    has_any = (
+        Scan.objects.filter(host_id=scan.host_id, status__in=FINISHED).exclude(pk=scan.pk).exists()
+    )
+    previous = (
+        previous_finished(scan, Scan.objects.filter(record_scope(scan.requested_by_id)))
+        if has_any
+        else None
+    )
     scan.previous = previous
     if previous is None:
         scan.change = Scan.Change.FIRST
