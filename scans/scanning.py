@@ -18,7 +18,7 @@ from .engine.network import ProbeLimits, Resolver, StaticResolver, SystemResolve
 from .engine.policy import AddressPolicy
 from .engine.report import CertificateInfo
 from .engine.scan import ScanConfig, Seams
-from .engine.trust import TrustStore, load_trust_store
+from .engine.trust import TrustStore, load_trust_store, store_with_extra
 
 # How many learned CA certificates one issuer lookup may return: enough for
 # re-issued intermediates and cross-signs, bounded against a polluted table.
@@ -141,13 +141,8 @@ def trust_store() -> TrustStore:
         if store is None:
             store = load_trust_store(settings.CHAINSCAN_TRUST_STORE)
             for label, pem in anchors:
-                store = _with_extra(store, pem, label)
+                # The engine labels these anchors "custom: <label>".
+                store = store_with_extra(store, pem, label)
             _trust_cache.clear()
             _trust_cache[key] = store
         return store
-
-
-def _with_extra(store: TrustStore, pem: bytes, label: str) -> TrustStore:
-    from .engine.trust import store_with_extra
-
-    return store_with_extra(store, pem, label)  # labelled "custom: <label>" by the engine

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from .engine.certs import describe
 from .engine.report import CertificateInfo, EndpointReport, Report
+from .engine.report import Finding as EngineFinding
 from .engine.targets import Target
 from .models import Certificate, ChainEntry, Endpoint, Finding, Host, Scan
 from .scanning import subject_hash
@@ -317,7 +318,7 @@ def scan_record(*, scan: Scan, report: Report, fetched: Iterable[bytes] = ()) ->
                 for i, c in enumerate(chain)
             ]
         )
-        scoped: list[tuple[Endpoint | None, object]] = [
+        scoped: list[tuple[Endpoint | None, EngineFinding]] = [
             (row, f) for row, e in zip(rows, report.endpoints, strict=True) for f in e.findings
         ]
         scoped += [(None, f) for f in report.findings]
@@ -391,10 +392,9 @@ def _endpoint_row(
     )
 
 
-def _finding_row(scan: Scan, endpoint: Endpoint | None, finding: object, position: int) -> Finding:
-    from .engine.report import Finding as EngineFinding
-
-    assert isinstance(finding, EngineFinding)
+def _finding_row(
+    scan: Scan, endpoint: Endpoint | None, finding: EngineFinding, position: int
+) -> Finding:
     return Finding(
         scan=scan,
         endpoint=endpoint,

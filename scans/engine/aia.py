@@ -35,7 +35,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 from .certs import BundleError, load_certificate, read_bundle
 from .errors import FetchError
-from .network import ResolveError, Resolver, SystemResolver
+from .network import ResolveError, Resolver, SystemResolver, host_port
 from .policy import AddressBlocked, AddressPolicy, parse_ip
 from .targets import TargetError, parse_target
 
@@ -465,7 +465,7 @@ class _DeadlineSocket(socket.socket):
 
 
 def _connect_failure(address: str, port: int, exc: OSError) -> str:
-    where = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+    where = host_port(address, port)
     if isinstance(exc, ConnectionRefusedError):
         return f"{where} refused the connection (nothing listens there)"
     return f"could not connect to {where} ({exc.strerror or exc})"

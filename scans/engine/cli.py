@@ -20,8 +20,9 @@ from pathlib import Path
 from .aia import HttpIssuerFetcher
 from .analysis import AnalysisLimits, analyse
 from .certs import BundleError, read_bundle
+from .network import ProbeLimits
 from .policy import AddressPolicy, parse_ip
-from .report import EndpointReport, Finding, Report, Severity, Verdict
+from .report import EndpointReport, Finding, Report, Severity
 from .scan import ScanConfig, Seams, run_scan
 from .targets import TargetError, normalise_hostname, parse_target
 from .trust import TrustStore, load_trust_store
@@ -121,11 +122,10 @@ def cmd_scan(args: argparse.Namespace) -> Report:
         if parse_ip(ip) is None:
             raise UsageError(f"--ip {ip!r} is not an IP address")
     policy = AddressPolicy(allow_private=args.allow_private)
-    config = ScanConfig(policy=policy)
     config = ScanConfig(
         policy=policy,
-        probe=type(config.probe)(
-            connect_timeout=min(args.timeout, config.probe.connect_timeout),
+        probe=ProbeLimits(
+            connect_timeout=min(args.timeout, ProbeLimits.connect_timeout),
             handshake_timeout=args.timeout,
         ),
     )
@@ -251,4 +251,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
 
-__all__ = ["Verdict", "main"]
+__all__ = ["main"]

@@ -147,21 +147,21 @@ class OpenSSLProber:
             except TimeoutError:
                 result.error = "timeout"
                 result.error_detail = (
-                    f"{_where(address, port)} did not accept a connection within "
+                    f"{host_port(address, port)} did not accept a connection within "
                     f"{limits.connect_timeout:g} s (a firewall may be dropping packets)"
                 )
                 return result
             except ConnectionRefusedError:
                 result.error = "connect-failed"
                 result.error_detail = (
-                    f"{_where(address, port)} refused the connection: nothing listens on "
+                    f"{host_port(address, port)} refused the connection: nothing listens on "
                     f"port {port} there"
                 )
                 return result
             except OSError as exc:
                 result.error = "connect-failed"
                 result.error_detail = (
-                    f"could not connect to {_where(address, port)}: {exc.strerror or exc}"
+                    f"could not connect to {host_port(address, port)}: {exc.strerror or exc}"
                 )
                 return result
             result.connect_ms = (time.monotonic() - started) * 1000
@@ -204,7 +204,7 @@ class OpenSSLProber:
                 if remaining <= 0:
                     result.error = "timeout"
                     result.error_detail = (
-                        f"{_where(address, port)} accepted the connection but did not complete "
+                        f"{host_port(address, port)} accepted the connection but did not complete "
                         f"a TLS handshake within {limits.handshake_timeout:g} s"
                     )
                     return
@@ -217,7 +217,7 @@ class OpenSSLProber:
                 result.error_detail = (
                     _closed(address, port)
                     if exc.args and exc.args[0] in (-1, 0)
-                    else f"{_where(address, port)} reset the connection during the TLS handshake"
+                    else f"{host_port(address, port)} reset the connection during the TLS handshake"
                 )
                 return
             except SSL.Error as exc:
@@ -227,7 +227,7 @@ class OpenSSLProber:
                 return
             except OSError as exc:
                 result.error = "handshake-failed"
-                result.error_detail = f"{_where(address, port)}: {exc}"
+                result.error_detail = f"{host_port(address, port)}: {exc}"
                 return
         result.handshake_ms = (time.monotonic() - started) * 1000
         result.chain = _peer_chain(conn)
@@ -235,14 +235,12 @@ class OpenSSLProber:
         result.cipher = conn.get_cipher_name()
         if not result.chain:
             result.error = "handshake-failed"
-            result.error_detail = (
-                f"{_where(address, port)} completed the handshake without sending any certificate"
-            )
+            result.error_detail = f"{host_port(address, port)} completed the handshake without sending any certificate"
         total = sum(len(der) for der in result.chain)
         if total > limits.max_chain_bytes:
             result.error = "too-many-certs"
             result.error_detail = (
-                f"{_where(address, port)} sent {len(result.chain)} certificates "
+                f"{host_port(address, port)} sent {len(result.chain)} certificates "
                 f"({total:,} bytes), more than the {limits.max_chain_bytes:,} bytes chainscan "
                 "accepts from one server"
             )
@@ -279,12 +277,13 @@ def _peer_chain(conn: SSL.Connection) -> list[bytes]:
     return [crypto.dump_certificate(crypto.FILETYPE_ASN1, cert) for cert in chain]
 
 
-def _where(address: str, port: int) -> str:
+def host_port(address: str, port: int) -> str:
+    """`address:port`, with brackets around an IPv6 address."""
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
 def _closed(address: str, port: int) -> str:
-    return f"{_where(address, port)} closed the connection in the middle of the TLS handshake"
+    return f"{host_port(address, port)} closed the connection in the middle of the TLS handshake"
 
 
 def _classify_ssl_error(exc: SSL.Error, address: str, port: int) -> tuple[str, str]:
@@ -293,7 +292,7 @@ def _classify_ssl_error(exc: SSL.Error, address: str, port: int) -> tuple[str, s
         if isinstance(item, tuple) and len(item) >= 3:
             reasons.append(str(item[2]))
     text = "; ".join(reasons) or str(exc)
-    where = _where(address, port)
+    where = host_port(address, port)
     lowered = text.lower()
     if (
         "wrong version number" in lowered

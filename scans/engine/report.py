@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 SCHEMA_VERSION = 1
@@ -365,5 +365,4 @@ __all__ = [
     "Report",
     "Severity",
     "Verdict",
-    "field",
 ]

@@ -15,7 +15,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from .analysis import AnalysisLimits, IssuerFetcher, IssuerSource, analyse
-from .certs import describe
 from .findings import make_finding
 from .network import (
     OpenSSLProber,
@@ -313,7 +312,7 @@ def _cross_endpoint_findings(endpoints: list[EndpointReport], target: Target) ->
         lines = []
         for members in groups.values():
             addresses = ", ".join(m.address for m in members)
-            names = " → ".join(describe_label(e) for e in members[0].served[:4])
+            names = " → ".join(c.label for c in members[0].served[:4])
             lines.append(
                 f"{addresses} serve{'s' if len(members) == 1 else ''} [{names}] ({members[0].verdict.value})"
             )
@@ -374,9 +373,4 @@ def _cross_endpoint_findings(endpoints: list[EndpointReport], target: Target) ->
     return findings
 
 
-def describe_label(endpoint_cert: object) -> str:
-    label = getattr(endpoint_cert, "label", "")
-    return str(label) or "?"
-
-
-__all__ = ["ScanConfig", "Seams", "describe", "run_scan"]
+__all__ = ["ScanConfig", "Seams", "run_scan"]
