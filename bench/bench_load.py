@@ -267,55 +267,16 @@ def bench_pki(servers: int) -> tuple[list[bytes], object, bytes]:
     """
     import datetime as dt
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    from scans.engine.certs import describe, pem_bundle
+    from tests import pki
 
     now = dt.datetime.now(dt.UTC)
-
-    def make(cn, key, issuer, issuer_key, *, ca, names=()):  # type: ignore[no-untyped-def]
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(issuer or subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=90))
-            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(not ca, False, False, False, False, ca, ca, False, False),
-                critical=True,
-            )
-            .add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
-            )
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                    (issuer_key or key).public_key()
-                ),
-                critical=False,
-            )
-        )
-        if not ca:
-            builder = builder.add_extension(
-                x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False
-            ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
-        return builder.sign(issuer_key or key, hashes.SHA256())
-
-    root_key, ca_key, leaf_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
-    root = make("chainscan bench root", root_key, None, None, ca=True)
-    ca = make("chainscan bench intermediate", ca_key, root.subject, root_key, ca=True)
+    window = {"not_before": now - dt.timedelta(days=1), "not_after": now + dt.timedelta(days=90)}
+    root = pki.root("chainscan bench root", **window)
+    ca = pki.intermediate("chainscan bench intermediate", root, **window)
     names = [f"*.s{i}.{DOMAIN}" for i in range(servers)]
-    leaf = make(names[0], leaf_key, ca.subject, ca_key, ca=False, names=names)
-    der = serialization.Encoding.DER
-    return (
-        [leaf.public_bytes(der), ca.public_bytes(der)],
-        leaf_key,
-        root.public_bytes(serialization.Encoding.PEM),
-    )
+    leaf = pki.leaf(names[0], ca, san=names, **window)
+    return [leaf.der, ca.der], leaf.key, pem_bundle([describe(root.der)]).encode()
 
 
 @contextlib.contextmanager

@@ -22,9 +22,7 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,23 +36,6 @@ BROKER = "redis://127.0.0.1:6379/13"
 HOST = "bench-scan.chainscan.test"
 
 
-def issuer_server(der: bytes) -> tuple[ThreadingHTTPServer, str]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/pkix-cert")
-            self.send_header("Content-Length", str(len(der)))
-            self.end_headers()
-            self.wfile.write(der)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/issuer.der"
-
-
 def engine_rounds(rounds: int) -> dict[str, float]:
     from scans.engine.aia import HttpIssuerFetcher
     from scans.engine.network import StaticResolver
@@ -63,13 +44,15 @@ def engine_rounds(rounds: int) -> dict[str, float]:
     from scans.engine.targets import Target
     from scans.engine.trust import load_trust_store, store_with_extra
     from tests import pki
+    from tests.httpserver import CertHTTPServer
     from tests.tlsserver import TLSServer
 
     now = dt.datetime.now(dt.UTC)
     window = {"not_before": now - dt.timedelta(days=1), "not_after": now + dt.timedelta(days=90)}
     root = pki.root("Bench Root", **window)
     inter = pki.intermediate("Bench Issuing CA", root, **window)
-    http, url = issuer_server(inter.der)
+    http = CertHTTPServer({"/issuer.der": inter.der})
+    url = http.url("/issuer.der")
     leaf = pki.leaf(HOST, inter, aia=url, **window)
     from scans.engine.certs import describe, pem_bundle
 
@@ -95,7 +78,7 @@ def engine_rounds(rounds: int) -> dict[str, float]:
                 times.append((time.perf_counter() - started) * 1000)
                 assert report.endpoints[0].expected, "no expected chain was built"
         results[label] = statistics.median(times)
-    http.shutdown()
+    http.close()
     return results
 
 

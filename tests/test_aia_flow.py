@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.urls import reverse
@@ -14,6 +12,7 @@ from scans.engine.certs import describe, pem_bundle
 from scans.models import Certificate, Scan, TrustAnchor
 from tests import pki
 from tests.conftest import wait_for_scan
+from tests.httpserver import CertHTTPServer
 from tests.tlsserver import TLSServer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
@@ -22,37 +21,8 @@ HOST = "single.chainscan.test"
 NOW = dt.datetime.now(dt.UTC)
 
 
-class IssuerServer:
-    """A real HTTP server on loopback publishing one issuer certificate."""
-
-    def __init__(self, der: bytes) -> None:
-        body = der
-        self.requests = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer.requests += 1
-                self.send_response(200)
-                self.send_header("Content-Type", "application/pkix-cert")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/issuer.der"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def published() -> Iterator[tuple[IssuerServer, pki.Issued, pki.Issued]]:
+def published() -> Iterator[tuple[CertHTTPServer, pki.Issued, pki.Issued]]:
     """A root (trusted via the admin) and an intermediate published at an AIA URL."""
     root = pki.root(
         "AIA Test Root",
@@ -65,7 +35,7 @@ def published() -> Iterator[tuple[IssuerServer, pki.Issued, pki.Issued]]:
         not_before=NOW - dt.timedelta(days=5),
         not_after=NOW + dt.timedelta(days=365),
     )
-    server = IssuerServer(inter.der)
+    server = CertHTTPServer({"/issuer.der": inter.der})
     TrustAnchor.objects.create(name="aia test root", pem=pem_bundle([describe(root.der)]))
     yield server, root, inter
     server.close()
@@ -78,7 +48,7 @@ def test_a_missing_intermediate_is_fetched_named_and_remembered(
     leaf = pki.leaf(
         HOST,
         inter,
-        aia=issuer_server.url,
+        aia=issuer_server.url("/issuer.der"),
         not_before=NOW - dt.timedelta(days=1),
         not_after=NOW + dt.timedelta(days=80),
     )

@@ -10,9 +10,7 @@ nothing between the wire and the report changes the diagnosis.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,6 +28,7 @@ from scans.engine.scan import ScanConfig, Seams, run_scan
 from scans.engine.targets import Target
 from scans.engine.trust import build_store
 from tests import pki
+from tests.httpserver import CertHTTPServer
 from tests.tlsserver import TLSServer, TLSServerError
 
 SCENARIOS = pki.scenarios()
@@ -41,37 +40,16 @@ def _keys() -> dict[bytes, object]:
     return {value.der: value.key for value in vars(cast).values() if isinstance(value, pki.Issued)}
 
 
-class _AIAHandler(BaseHTTPRequestHandler):
-    files: dict[str, bytes] = {}
-
-    def do_GET(self) -> None:
-        body = self.files.get(self.path)
-        if body is None:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "application/pkix-cert")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
-def aia_server() -> Iterator[type[_AIAHandler] | None]:
+def aia_server() -> Iterator[CertHTTPServer | None]:
     """A real HTTP server where the scenarios' caIssuers URLs point (port 80 on 127.0.0.9)."""
     try:
-        server = ThreadingHTTPServer((AIA_ADDRESS, 80), _AIAHandler)
+        server = CertHTTPServer({}, host=AIA_ADDRESS, port=80)
     except OSError:  # not root, or the port is taken
         yield None
         return
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield _AIAHandler
-    server.shutdown()
-    server.server_close()
+    with server:
+        yield server
 
 
 def _store(scenario: pki.Scenario):  # type: ignore[no-untyped-def]

@@ -1,0 +1,56 @@
+"""A real HTTP server on loopback publishing certificates by path, as a CA's
+AIA "CA Issuers" URL does. Used by the AIA tests and the scan benchmark."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
+
+
+class CertHTTPServer:
+    """Serves ``files`` (path → DER) with 200, anything else with 404.
+
+    Attributes:
+        files: may be replaced between requests.
+        requests: GET requests answered so far.
+    """
+
+    def __init__(self, files: dict[str, bytes], host: str = "127.0.0.1", port: int = 0) -> None:
+        self.files = dict(files)
+        self.requests = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # http.server's name
+                outer.requests += 1
+                body = outer.files.get(self.path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/pkix-cert")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self.host = host
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f"http://{self.host}:{self.port}{path}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
