@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from django.conf import settings
+from django.db.models import Count, Max
 
 from .engine.aia import HttpIssuerFetcher
 from .engine.analysis import AnalysisLimits
@@ -113,36 +114,51 @@ def seams() -> Seams:
     )
 
 
-def _custom_anchor_pems() -> tuple[tuple[str, bytes], ...]:
+def _anchor_file() -> tuple[str, bytes] | None:
+    """The anchor file's label and bytes. It is small and read whole for every
+    scan, so a rewrite is seen even within one mtime tick."""
+    path = settings.CHAINSCAN_TRUST_ANCHORS
+    return (f"file {Path(path).name}", Path(path).read_bytes()) if path else None
+
+
+def _anchor_rows_version() -> tuple[int, object]:
+    """Moves whenever the admin's anchors change, for the price of one aggregate
+    row instead of every PEM: saving a row moves ``updated_at``, deleting one
+    lowers the count."""
     from .models import TrustAnchor
 
-    bundles: list[tuple[str, bytes]] = []
-    path = settings.CHAINSCAN_TRUST_ANCHORS
-    if path:
-        bundles.append((f"file {Path(path).name}", Path(path).read_bytes()))
+    rows = TrustAnchor.objects.aggregate(count=Count("pk"), latest=Max("updated_at"))
+    return rows["count"], rows["latest"]
+
+
+def _custom_anchor_pems(anchor_file: tuple[str, bytes] | None) -> list[tuple[str, bytes]]:
+    from .models import TrustAnchor
+
+    bundles = [anchor_file] if anchor_file else []
     for name, pem in (
         TrustAnchor.objects.filter(enabled=True).order_by("name").values_list("name", "pem")
     ):
         bundles.append((name, pem.encode("utf-8")))
-    return tuple(bundles)
+    return bundles
 
 
 def trust_store() -> TrustStore:
-    """The configured store plus custom anchors, built once per process per content.
+    """The configured store plus custom anchors, built once per process per version.
 
-    Custom anchors live in the database (admin) and in a file; the cache key is
-    their content, so an edit in the admin takes effect on the next scan
-    without rebuilding Mozilla's 150 roots for every scan.
+    Custom anchors live in the database (admin) and in a file. Each scan checks
+    their version (one aggregate query, one small file read), so an edit takes
+    effect on the next scan, without rebuilding Mozilla's 150 roots or reading
+    every anchor for every scan.
     """
-    anchors = _custom_anchor_pems()
-    key = (settings.CHAINSCAN_TRUST_STORE, anchors)
+    anchor_file = _anchor_file()
+    version = (settings.CHAINSCAN_TRUST_STORE, anchor_file, _anchor_rows_version())
     with _trust_lock:
-        store = _trust_cache.get(key)
+        store = _trust_cache.get(version)
         if store is None:
             store = load_trust_store(settings.CHAINSCAN_TRUST_STORE)
-            for label, pem in anchors:
+            for label, pem in _custom_anchor_pems(anchor_file):
                 # The engine labels these anchors "custom: <label>".
                 store = store_with_extra(store, pem, label)
             _trust_cache.clear()
-            _trust_cache[key] = store
+            _trust_cache[version] = store
         return store

@@ -6,6 +6,7 @@ nothing else writes Scan rows.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import logging
@@ -282,82 +283,93 @@ def report_digests(report: Report) -> tuple[str, str, str]:
 
 
 def scan_record(*, scan: Scan, report: Report, fetched: Iterable[bytes] = ()) -> Scan:
-    """Persist a finished report on a running scan. Returns the scan, now done or failed.
+    """Persist a finished report on the scan this worker claimed. Returns the scan, now
+    done or failed — or, if the claim no longer holds, the scan as stored.
 
-    Only a RUNNING scan is written, in one transaction, so a finished scan is
-    never rewritten (permalinks stay stable).
+    One transaction that starts with a compare-and-set: the scan row is updated
+    only if it is still RUNNING under this claim (same ``attempts``), and only
+    then are the report's rows written. A finished scan, or one whose lease
+    ran out and that another worker claimed, is left as it is, so a finished
+    scan is never rewritten and permalinks stay stable. Two recorders of one
+    scan serialise on that row's lock; the second finds it no longer running.
     """
     from .history import classify_change
 
+    done = copy.copy(scan)
+    done.status = Scan.Status.FAILED if report.error else Scan.Status.DONE
+    done.error = (report.error or "")[:2000]
+    done.verdict = report.verdict.value
+    done.trust_store = report.trust_store[:200]
+    done.duration_ms = report.duration_ms
+    done.valid_until = report.valid_until
+    done.finished_at = timezone.now()
+    done.served_digest, done.expected_digest, done.findings_digest = report_digests(report)
+    classify_change(scan=done, report=report)
     with transaction.atomic():
-        locked = Scan.objects.select_for_update().select_related("host").get(pk=scan.pk)
-        if locked.status != Scan.Status.RUNNING:
-            log.info("scan %s is %s, not recording", scan.pk, locked.status)
-            return locked
-        certs = certificates_store(
-            infos=[
-                c
-                for e in report.endpoints
-                for c in (*e.served, *e.expected, *((e.anchor,) if e.anchor else ()))
-            ]
-        )
-        certificates_learn(ders=fetched)
-        # Three inserts whatever the number of endpoints: endpoints (Postgres
-        # returns their ids), then every chain entry, then every finding.
-        rows = Endpoint.objects.bulk_create(
-            [_endpoint_row(locked, index, e, certs) for index, e in enumerate(report.endpoints)]
-        )
-        ChainEntry.objects.bulk_create(
-            [
-                ChainEntry(endpoint=row, kind=kind, position=i, certificate=certs[c.sha256])
-                for row, endpoint in zip(rows, report.endpoints, strict=True)
-                for kind, chain in (
-                    (ChainEntry.Kind.SERVED, endpoint.served),
-                    (ChainEntry.Kind.EXPECTED, endpoint.expected),
-                )
-                for i, c in enumerate(chain)
-            ]
-        )
-        scoped: list[tuple[Endpoint | None, EngineFinding]] = [
-            (row, f) for row, e in zip(rows, report.endpoints, strict=True) for f in e.findings
-        ]
-        scoped += [(None, f) for f in report.findings]
-        Finding.objects.bulk_create(
-            [_finding_row(locked, row, f, position) for position, (row, f) in enumerate(scoped)]
-        )
+        claimed = Scan.objects.filter(
+            pk=scan.pk, status=Scan.Status.RUNNING, attempts=scan.attempts
+        ).update(**{name: getattr(done, name) for name in _RECORDED})
+        if claimed:
+            _report_rows_create(done, report, fetched)
+            return done
+    stored = Scan.objects.select_related("host").get(pk=scan.pk)
+    log.info("scan %s is %s under another claim, not recording", scan.pk, stored.status)
+    return stored
 
-        served, expected, findings_digest = report_digests(report)
-        locked.served_digest, locked.expected_digest, locked.findings_digest = (
-            served,
-            expected,
-            findings_digest,
-        )
-        locked.status = Scan.Status.FAILED if report.error else Scan.Status.DONE
-        locked.error = (report.error or "")[:2000]
-        locked.verdict = report.verdict.value
-        locked.trust_store = report.trust_store[:200]
-        locked.duration_ms = report.duration_ms
-        locked.valid_until = report.valid_until
-        locked.finished_at = timezone.now()
-        classify_change(scan=locked, report=report)
-        locked.save(
-            update_fields=[
-                "served_digest",
-                "expected_digest",
-                "findings_digest",
-                "status",
-                "error",
-                "verdict",
-                "trust_store",
-                "duration_ms",
-                "valid_until",
-                "finished_at",
-                "change",
-                "change_summary",
-                "previous",
-            ]
-        )
-    return locked
+
+# What scan_record writes on the scan row itself.
+_RECORDED = (
+    "served_digest",
+    "expected_digest",
+    "findings_digest",
+    "status",
+    "error",
+    "verdict",
+    "trust_store",
+    "duration_ms",
+    "valid_until",
+    "finished_at",
+    "change",
+    "change_summary",
+    "previous",
+)
+
+
+def _report_rows_create(scan: Scan, report: Report, fetched: Iterable[bytes]) -> None:
+    """The report's certificates, endpoints, chain entries and findings.
+
+    Three inserts whatever the number of endpoints: endpoints (Postgres
+    returns their ids), then every chain entry, then every finding.
+    """
+    certs = certificates_store(
+        infos=[
+            c
+            for e in report.endpoints
+            for c in (*e.served, *e.expected, *((e.anchor,) if e.anchor else ()))
+        ]
+    )
+    certificates_learn(ders=fetched)
+    rows = Endpoint.objects.bulk_create(
+        [_endpoint_row(scan, index, e, certs) for index, e in enumerate(report.endpoints)]
+    )
+    ChainEntry.objects.bulk_create(
+        [
+            ChainEntry(endpoint=row, kind=kind, position=i, certificate=certs[c.sha256])
+            for row, endpoint in zip(rows, report.endpoints, strict=True)
+            for kind, chain in (
+                (ChainEntry.Kind.SERVED, endpoint.served),
+                (ChainEntry.Kind.EXPECTED, endpoint.expected),
+            )
+            for i, c in enumerate(chain)
+        ]
+    )
+    scoped: list[tuple[Endpoint | None, EngineFinding]] = [
+        (row, f) for row, e in zip(rows, report.endpoints, strict=True) for f in e.findings
+    ]
+    scoped += [(None, f) for f in report.findings]
+    Finding.objects.bulk_create(
+        [_finding_row(scan, row, f, position) for position, (row, f) in enumerate(scoped)]
+    )
 
 
 def _endpoint_row(
