@@ -64,6 +64,8 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.processes import manage  # noqa: E402 - importable once ROOT is on the path
+
 BIN = Path(sys.executable).parent
 DOMAIN = "bench.test"
 SERVER_DELAY = 0.1  # seconds each TLS server waits before answering
@@ -243,20 +245,6 @@ def drop_database(args: argparse.Namespace) -> None:
     admin = urlunsplit(urlsplit(args.postgres)._replace(path="/postgres"))
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
-
-
-def manage(env: dict[str, str], *argv: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *argv],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"manage.py {' '.join(argv)} failed:\n{result.stderr[-3000:]}")
-    return result.stdout
 
 
 def bench_pki(servers: int) -> tuple[list[bytes], object, bytes]:

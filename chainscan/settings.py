@@ -260,6 +260,9 @@ else:
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(VAR_DIR / "broker-processed"),
         "store_processed": False,
+        # Fan-out bindings (remote control, `celery inspect`); kombu's default
+        # is ./control, wherever the process happens to start.
+        "control_folder": str(VAR_DIR / "broker-control"),
     }
 
 CHAINSCAN_SCAN_TIMEOUT = env_float("CHAINSCAN_SCAN_TIMEOUT", 30.0)
