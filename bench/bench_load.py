@@ -14,7 +14,7 @@ Everything is real and local:
   as a custom trust anchor, so each scan does the normal "trusted chain"
   analysis and ends "ok";
 - K plain ``celery -A chainscan worker`` processes: pool and concurrency come
-  from the settings (threads, 32), nothing on the command line but a node name;
+  from the settings (threads, 16), nothing on the command line but a node name;
 - the web app under gunicorn, and 1,000 ``POST /api/scans`` with an API token
   made by ``manage.py api_token``, from a pool of client threads.
 
@@ -70,7 +70,7 @@ BIN = Path(sys.executable).parent
 DOMAIN = "bench.test"
 SERVER_DELAY = 0.1  # seconds each TLS server waits before answering
 HANDSHAKES_PER_SCAN = 2  # one address with SNI, plus the no-SNI probe
-DEFAULT_CONCURRENCY = 32  # the settings' CELERY_WORKER_CONCURRENCY default
+DEFAULT_CONCURRENCY = 16  # the settings' CELERY_WORKER_CONCURRENCY default
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

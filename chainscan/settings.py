@@ -297,9 +297,12 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Scans wait on the network, not the CPU: a thread pool lets one worker
-# process hold many handshakes in flight (see README, "Throughput").
+# process hold many handshakes in flight. Sixteen keep one core busy at up to
+# ~300 ms per scan; more threads only fight over the GIL once the CPU is the
+# limit (bench/bench_load.py: 32 threads cost ~15% more CPU per scan). Raise
+# it when many scanned hosts time out (see README, "Throughput").
 CELERY_WORKER_POOL = env_choice("CHAINSCAN_WORKER_POOL", "threads", ("threads", "prefork", "solo"))
-CELERY_WORKER_CONCURRENCY = env_int("CHAINSCAN_WORKER_CONCURRENCY", 32, minimum=1)
+CELERY_WORKER_CONCURRENCY = env_int("CHAINSCAN_WORKER_CONCURRENCY", 16, minimum=1)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Celery's Django fix-up closes the database connection before and after every
 # task unless this is set; reconnecting to Postgres costs ~10 ms of CPU, more

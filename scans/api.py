@@ -62,15 +62,14 @@ def _token_user(request: HttpRequest) -> Any:
     scheme, _, key = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
     if scheme.lower() != "bearer":
         return None
-    row = (
-        ApiToken.objects.select_related("user")
-        .filter(key_hash=ApiToken.hash_key(key.strip()), user__is_active=True)
-        .first()
-        if key.strip()
-        else None
-    )
-    if row is None:
+    if not key.strip():
         raise BadToken
+    try:
+        row = ApiToken.objects.select_related("user").get(
+            key_hash=ApiToken.hash_key(key.strip()), user__is_active=True
+        )
+    except ApiToken.DoesNotExist:
+        raise BadToken from None
     now = timezone.now()
     # Record use at most once a minute: a write per request would cost every
     # API call a commit (the load benchmark posts hundreds a second).

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.worker
-def test_a_plain_celery_worker_runs_scans_in_32_threads(tmp_path):
+def test_a_plain_celery_worker_runs_scans_in_16_threads(tmp_path):
     """`celery -A chainscan worker` with no flags takes pool and concurrency from the settings.
 
     It gets a Redis of its own, so its control replies cannot mix with the
@@ -48,9 +48,9 @@ def test_a_plain_celery_worker_runs_scans_in_32_threads(tmp_path):
         assert stats, log.read_text()
         (pool,) = (s["pool"] for s in stats.values())
         assert pool["implementation"] == "celery.concurrency.thread:TaskPool"
-        assert pool["max-concurrency"] == 32
+        assert pool["max-concurrency"] == 16
         # The banner says the same to whoever reads the worker's output.
-        assert "concurrency: 32 (thread)" in log.read_text()
+        assert "concurrency: 16 (thread)" in log.read_text()
     finally:
         if worker is not None:
             worker.send_signal(signal.SIGTERM)
