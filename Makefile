@@ -31,7 +31,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy scans/engine
+	$(BIN)/mypy scans chainscan
 
 format: $(STAMP)
 	$(BIN)/ruff format .

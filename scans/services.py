@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import hashlib
 import logging
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, cast
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -23,6 +25,9 @@ from .engine.report import Finding as EngineFinding
 from .engine.targets import Target
 from .models import Certificate, ChainEntry, Endpoint, Finding, Host, Scan
 from .scanning import subject_hash
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +66,7 @@ def scan_request(
     window = timezone.now() - dt.timedelta(seconds=settings.CHAINSCAN_DEDUP_SECONDS)
     pinned = sorted(set(pin))
     scans: list[Scan] = []
-    requested_by = user if getattr(user, "is_authenticated", False) else None
+    requested_by = cast("User", user) if getattr(user, "is_authenticated", False) else None
     with transaction.atomic():
         for target in targets:
             # The host row, locked until commit: two submissions of one host at
@@ -93,7 +98,7 @@ def scan_request(
                 pinned_addresses=pinned,
             )
             scans.append(scan)
-            transaction.on_commit(lambda pk=scan.pk: scan_dispatch(scan_id=pk))
+            transaction.on_commit(functools.partial(scan_dispatch, scan_id=scan.pk))
     return scans
 
 

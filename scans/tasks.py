@@ -56,7 +56,7 @@ def run_scan(self, scan_id: int) -> None:  # type: ignore[no-untyped-def]
             seams=seams,
             pin=scan.pinned_addresses,
         )
-        fetched = getattr(seams.fetcher, "fetched", lambda: [])()
+        fetched: list[bytes] = getattr(seams.fetcher, "fetched", list)()
         services.scan_record(scan=scan, report=report, fetched=fetched)
     except SoftTimeLimitExceeded:
         services.scan_fail(
