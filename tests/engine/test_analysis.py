@@ -265,6 +265,20 @@ def test_it_does_not_remember_what_a_hostile_aia_url_returns(pki: Cast) -> None:
     assert "it returned CN=Other Issuing CA" in detail and "not the issuer" in detail
 
 
+def test_an_aia_url_that_answers_with_the_certificate_itself_ends_in_a_finding(
+    pki: Cast,
+) -> None:
+    s = scenario("incomplete-chain")
+    fetcher = MemoryFetcher({f"{CA_URL}/issuing1.der": s.served[0]})
+    result = analyse(
+        list(s.served), hostname=s.hostname, trust=trust_for(s.anchors), at=s.at, fetcher=fetcher
+    )
+    assert fetcher.requested == [f"{CA_URL}/issuing1.der"]  # asked once, no loop
+    assert result.fetched == ()
+    assert "not the issuer" in finding(result, "aia-fetch-failed").detail
+    assert "incomplete-chain" in {f.code for f in result.findings}
+
+
 def test_a_fetcher_that_crashes_is_a_failed_fetch_not_a_crash() -> None:
     class Broken:
         def fetch(self, url: str) -> list[bytes]:
