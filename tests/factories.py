@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import transaction
+
 from scans import services
 from scans.engine.analysis import MemoryIssuerSource
 from scans.engine.certs import pem_bundle
@@ -157,13 +159,19 @@ def record_scan(
 
 
 def record_report(report: Report, *, user: Any = None) -> Scan:
-    """Store an engine report as a finished scan of its host, requested by ``user``."""
-    (queued,) = services.scan_request(
-        targets=[Target(host=report.host, port=report.port)], user=user
-    )
-    claimed = services.scan_claim(scan_id=queued.pk)
-    assert claimed is not None, "the scan was not claimable"
-    return services.scan_record(scan=claimed, report=report)
+    """Store an engine report as a finished scan of its host, requested by ``user``.
+
+    One transaction: the request's message goes to the broker only on commit,
+    when the scan is already recorded, so a worker running in the same test
+    session (live-server tests commit) finds it finished and leaves it alone.
+    """
+    with transaction.atomic():
+        (queued,) = services.scan_request(
+            targets=[Target(host=report.host, port=report.port)], user=user
+        )
+        claimed = services.scan_claim(scan_id=queued.pk)
+        assert claimed is not None, "the scan was not claimable"
+        return services.scan_record(scan=claimed, report=report)
 
 
 def queued_scan(*, user: Any = None, host: str = HOST, port: int = 443) -> Scan:

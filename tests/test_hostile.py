@@ -7,13 +7,14 @@ nastiest ones, through the real worker and the report page.
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
 from django.urls import reverse
 
 from scans.engine.analysis import AnalysisLimits
-from scans.engine.network import ProbeLimits, StaticResolver
+from scans.engine.network import OpenSSLProber, ProbeLimits, StaticResolver
 from scans.engine.policy import AddressPolicy
 from scans.engine.scan import ScanConfig, Seams, run_scan
 from scans.engine.targets import Target
@@ -90,3 +91,67 @@ def test_html_in_certificate_names_is_shown_escaped_on_the_report(alice_client, 
     html = alice_client.get(reverse("report", args=[scan_row.token])).content.decode()
     assert "<script>alert" not in html
     assert "&lt;script&gt;alert" in html
+
+
+def test_stalling_addresses_end_as_timeouts_when_the_scan_budget_runs_out():
+    """Three addresses that accept and never answer: the scan stops at its own budget
+    (1.5 s), well before the handshake timeout (5 s), and names each address."""
+    first = TLSServer(mode="stall", host="127.0.0.2").start()
+    servers = [first] + [
+        TLSServer(mode="stall", host=f"127.0.0.{i}", port=first.port).start() for i in (3, 4)
+    ]
+    try:
+        config = ScanConfig(
+            policy=AddressPolicy(allow_private=True),
+            probe=ProbeLimits(connect_timeout=2, handshake_timeout=5),
+            scan_timeout=1.5,
+        )
+        seams = Seams(resolver=StaticResolver({HOST: [s.address for s in servers]}))
+        started = time.monotonic()
+        report = run_scan(Target(HOST, first.port), trust=empty_store(), config=config, seams=seams)
+        elapsed = time.monotonic() - started
+    finally:
+        for server in servers:
+            server.stop()
+    assert elapsed < 3
+    assert report.error
+    for endpoint in report.endpoints:
+        assert endpoint.error == "timeout", endpoint
+        assert endpoint.address in endpoint.findings[0].detail
+
+
+class CountingProber(OpenSSLProber):
+    """The real prober, counting how many handshakes are in flight at once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now = self.most = 0
+
+    def probe(self, address, port, sni, limits):  # type: ignore[no-untyped-def]
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        try:
+            return super().probe(address, port, sni, limits)
+        finally:
+            with self.lock:
+                self.now -= 1
+
+
+@pytest.mark.parametrize("parallelism", [1, 2, 8])
+def test_a_scan_keeps_at_most_its_parallelism_of_handshakes_in_flight(parallelism):
+    first = TLSServer(host="127.0.0.2", delay=0.2).start()
+    servers = [first] + [
+        TLSServer(host=f"127.0.0.{i}", port=first.port, delay=0.2).start() for i in (3, 4, 5)
+    ]
+    prober = CountingProber()
+    try:
+        config = ScanConfig(policy=AddressPolicy(allow_private=True), parallelism=parallelism)
+        seams = Seams(resolver=StaticResolver({HOST: [s.address for s in servers]}), prober=prober)
+        report = run_scan(Target(HOST, first.port), trust=empty_store(), config=config, seams=seams)
+    finally:
+        for server in servers:
+            server.stop()
+    assert len(report.endpoints) == 5  # four addresses and the no-SNI probe
+    assert all(e.served for e in report.endpoints)
+    assert prober.most == min(parallelism, 5)

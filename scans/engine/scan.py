@@ -146,45 +146,10 @@ def run_scan(
         allowed.append(str(parse_ip(address)))
 
     # 3. Handshakes in parallel, with SNI on every address and once without.
-    jobs: list[tuple[str, str | None]] = [(a, sni) for a in allowed]
+    jobs: list[Job] = [(a, sni) for a in allowed]
     if sni is not None and allowed and config.no_sni_probe:
         jobs.append((allowed[0], None))
-    results: dict[tuple[str, str | None], ProbeResult] = {}
-    if jobs:
-        pool = ThreadPoolExecutor(max_workers=max(1, min(config.parallelism, len(jobs))))
-        try:
-            futures: dict[Future[ProbeResult], tuple[str, str | None]] = {
-                pool.submit(seams.prober.probe, a, target.port, s, config.probe): (a, s)
-                for a, s in jobs
-            }
-            deadline = started + config.scan_timeout
-            pending = set(futures)
-            while pending:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                done, pending = wait(pending, timeout=remaining, return_when=FIRST_COMPLETED)
-                for future in done:
-                    key = futures[future]
-                    try:
-                        results[key] = future.result()
-                    except Exception as exc:  # noqa: BLE001 - a prober bug must not lose the scan
-                        results[key] = ProbeResult(
-                            error="handshake-failed",
-                            error_detail=f"internal error while probing: {type(exc).__name__}",
-                        )
-            for future in pending:
-                a, s = futures[future]
-                future.cancel()
-                results[(a, s)] = ProbeResult(
-                    error="timeout",
-                    error_detail=(
-                        f"the scan's time budget ({config.scan_timeout:g} s) ran out before "
-                        f"{a} finished its handshake"
-                    ),
-                )
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+    results = _probe_all(jobs, target.port, config, seams.prober, started + config.scan_timeout)
 
     # 4. Analyse each chain.
     for (address, probe_sni), result in results.items():
@@ -200,6 +165,88 @@ def run_scan(
         reasons = [f.detail for e in ordered for f in e.findings if f.severity == Severity.ERROR]
         error = reasons[0] if reasons else "no address could be scanned"
     return finish(ordered, findings, error)
+
+
+Job = tuple[str, str | None]  # (address, SNI name or None)
+
+
+def _probe_all(
+    jobs: list[Job], port: int, config: ScanConfig, prober: Prober, deadline: float
+) -> dict[Job, ProbeResult]:
+    """Every handshake of a scan, ``config.parallelism`` at most at once, by ``deadline``.
+
+    The calling thread runs the first handshake itself and a pool runs the
+    rest, so the usual scan (one address, plus the no-SNI probe) starts one
+    thread, not two: less CPU per scan, and fewer threads contending for the
+    GIL in a busy worker. Handshakes still running at the deadline are
+    reported as timed out and left to end on their own timeouts.
+    """
+    if not jobs:
+        return {}
+    if config.parallelism <= 1:
+        return {job: _probe_inline(prober, job, port, config, deadline) for job in jobs}
+    first, rest = jobs[0], jobs[1:]
+    results: dict[Job, ProbeResult] = {}
+    pool = ThreadPoolExecutor(max_workers=max(1, min(config.parallelism - 1, len(rest))))
+    try:
+        futures: dict[Future[ProbeResult], Job] = {
+            pool.submit(prober.probe, a, port, s, config.probe): (a, s) for a, s in rest
+        }
+        results[first] = _probe_inline(prober, first, port, config, deadline)
+        pending = set(futures)
+        while pending:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            done, pending = wait(pending, timeout=remaining, return_when=FIRST_COMPLETED)
+            for future in done:
+                try:
+                    results[futures[future]] = future.result()
+                except Exception as exc:  # noqa: BLE001 - a prober bug must not lose the scan
+                    results[futures[future]] = _prober_crashed(exc)
+        for future in pending:
+            future.cancel()
+            results[futures[future]] = _out_of_time(futures[future][0], config.scan_timeout)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return {job: results[job] for job in jobs}
+
+
+def _probe_inline(
+    prober: Prober, job: Job, port: int, config: ScanConfig, deadline: float
+) -> ProbeResult:
+    """One handshake in this thread, its timeouts cut to what is left of the scan's budget."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        return _out_of_time(job[0], config.scan_timeout)
+    limits = config.probe
+    # Tenths of a second: the timeouts appear in findings ("within 1.4 s").
+    connect = min(limits.connect_timeout, max(round(remaining, 1), 0.1))
+    clipped = dataclasses.replace(
+        limits,
+        connect_timeout=connect,
+        handshake_timeout=min(limits.handshake_timeout, max(round(remaining - connect, 1), 0.1)),
+    )
+    try:
+        return prober.probe(job[0], port, job[1], clipped)
+    except Exception as exc:  # noqa: BLE001 - a prober bug must not lose the scan
+        return _prober_crashed(exc)
+
+
+def _prober_crashed(exc: Exception) -> ProbeResult:
+    return ProbeResult(
+        error="handshake-failed",
+        error_detail=f"internal error while probing: {type(exc).__name__}",
+    )
+
+
+def _out_of_time(address: str, budget: float) -> ProbeResult:
+    return ProbeResult(
+        error="timeout",
+        error_detail=(
+            f"the scan's time budget ({budget:g} s) ran out before {address} finished its handshake"
+        ),
+    )
 
 
 def _addr_key(address: str) -> tuple[int, str]:
