@@ -35,6 +35,9 @@ def test_a_pasted_x1_chain_is_explained_with_both_names(alice_client):
     assert response.status_code == 200
     assert 'data-code="wrong-intermediate-same-key"' in html
     assert "Example Authority X1" in html and "Example Authority X3" in html
+    # Who it breaks, in words (not the family codes the JSON carries).
+    assert "Affects strict clients, AIA-fetching clients" in html
+    assert "strict, aia" not in html
 
 
 def test_a_good_pasted_chain_is_ok_against_a_custom_anchor(alice_client):

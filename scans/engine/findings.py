@@ -42,6 +42,23 @@ CLIENT_FAMILIES: dict[str, tuple[str, str]] = {
     ),
     PRELOAD: ("Preloading clients", "Firefox 75+"),
 }
+# Clients that send no SNI (Java 6, Android 2.x, IE on Windows XP, monitoring
+# probes). Only the no-SNI finding names them; they get no verdict of their own.
+LEGACY = "legacy"
+_AFFECTED = {
+    STRICT: "strict clients",
+    AIA: "AIA-fetching clients",
+    PRELOAD: "preloading clients",
+    LEGACY: "clients that send no SNI",
+}
+
+
+def affected_clients(families: Iterable[str]) -> str:
+    """``("strict", "aia")`` → "strict clients and AIA-fetching clients", for people."""
+    labels = [_AFFECTED.get(f, f) for f in dict.fromkeys(families)]
+    if len(labels) <= 1:
+        return "".join(labels)
+    return ", ".join(labels[:-1]) + " and " + labels[-1]
 
 
 @dataclass(frozen=True)
@@ -889,8 +906,10 @@ __all__ = [
     "ALL_CLIENTS",
     "CATALOGUE",
     "CLIENT_FAMILIES",
+    "LEGACY",
     "PRELOAD",
     "STRICT",
     "CatalogueEntry",
+    "affected_clients",
     "make_finding",
 ]

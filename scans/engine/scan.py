@@ -15,7 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from .analysis import AnalysisLimits, IssuerFetcher, IssuerSource, analyse
-from .findings import make_finding
+from .findings import LEGACY, make_finding
 from .network import (
     OpenSSLProber,
     ProbeLimits,
@@ -30,9 +30,7 @@ from .report import EndpointReport, Finding, Report, Severity, Verdict
 from .targets import Target
 from .trust import TrustStore
 
-# Clients that send no SNI today: Java 6, Android 2.x, IE on Windows XP, many
-# monitoring probes and some bots and proxies.
-NO_SNI_CLIENTS = ("legacy",)
+NO_SNI_CLIENTS = (LEGACY,)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,12 @@ from scans.engine.analysis import (
 )
 from scans.engine.certs import describe
 from scans.engine.diagnosis import hostname_matches
-from scans.engine.findings import CATALOGUE, explain_verifier_error, make_finding
+from scans.engine.findings import (
+    CATALOGUE,
+    affected_clients,
+    explain_verifier_error,
+    make_finding,
+)
 from scans.engine.report import EndpointReport, Finding, Severity, Verdict
 from scans.engine.trust import build_store, empty_store
 from tests.pki import (
@@ -882,3 +887,19 @@ def test_the_pki_factory_names_what_it_builds(pki: Cast) -> None:
     assert pki.root_cross.cert.issuer == pki.legacy_root.cert.subject
     assert describe(pki.sha1_leaf.der).signature_hash == "sha1"
     assert root("Scratch Root").cert.subject == name("Scratch Root")
+
+
+@pytest.mark.parametrize(
+    ("families", "words"),
+    [
+        (("strict",), "strict clients"),
+        (("strict", "aia"), "strict clients and AIA-fetching clients"),
+        (
+            ("strict", "aia", "preload"),
+            "strict clients, AIA-fetching clients and preloading clients",
+        ),
+        (("legacy", "legacy"), "clients that send no SNI"),
+    ],
+)
+def test_the_clients_a_finding_affects_read_as_words(families: tuple[str, ...], words: str) -> None:
+    assert affected_clients(families) == words
