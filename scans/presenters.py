@@ -5,6 +5,7 @@ No parsing here: the certificates are already CertificateInfo data classes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .engine.report import CertificateInfo, EndpointReport, Finding
@@ -31,12 +32,23 @@ class EndpointView:
     warnings: list[Finding] = field(default_factory=list)
     infos: list[Finding] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)
+    # Other endpoints that served the same chains with the same outcome: shown
+    # as one line under this one instead of as a copy of the whole section.
+    same_as_this: list[EndpointReport] = field(default_factory=list)
 
     @property
     def title(self) -> str:
-        e = self.endpoint
-        where = f"[{e.address}]" if ":" in e.address else e.address
-        return f"{where}:{e.port}" + ("" if e.sni is not None else " without SNI")
+        return endpoint_title(self.endpoint)
+
+    @property
+    def also(self) -> list[str]:
+        """The folded endpoints, as "192.0.2.11:443" for the page."""
+        return [endpoint_title(e) for e in self.same_as_this]
+
+
+def endpoint_title(e: EndpointReport) -> str:
+    where = f"[{e.address}]" if ":" in e.address else e.address
+    return f"{where}:{e.port}" + ("" if e.sni is not None else " without SNI")
 
 
 _NOTES = {
@@ -85,6 +97,44 @@ def endpoint_view(endpoint: EndpointReport, index: int = 0) -> EndpointView:
     ):
         view.names[cert.sha256] = cert.label
     return view
+
+
+def _outcome(e: EndpointReport) -> tuple[object, ...]:
+    """Everything a reader sees of an endpoint, apart from its name and timings."""
+    return (
+        e.served_fingerprint(),
+        e.expected_fingerprint(),
+        e.anchor.sha256 if e.anchor else None,
+        e.anchor_source,
+        e.verdict,
+        e.tls_version,
+        e.cipher,
+        tuple((f.code, f.severity, f.detail, f.fix) for f in e.findings),
+        tuple((c.family, c.accepts, c.reason) for c in e.clients),
+    )
+
+
+def endpoint_views(endpoints: Sequence[EndpointReport]) -> list[EndpointView]:
+    """One section per distinct outcome, in report order.
+
+    A host with four addresses behind one load balancer, plus the no-SNI
+    probe, usually serves one chain five times: the reader gets it once, with
+    the addresses it came from, and a section of its own for any address that
+    differs. Endpoints that failed are never folded (their errors name them).
+    """
+    views: list[EndpointView] = []
+    by_outcome: dict[tuple[object, ...], EndpointView] = {}
+    for index, endpoint in enumerate(endpoints):
+        key = _outcome(endpoint)
+        foldable = bool(endpoint.served) and not endpoint.error
+        if foldable and key in by_outcome:
+            by_outcome[key].same_as_this.append(endpoint)
+            continue
+        view = endpoint_view(endpoint, index)
+        views.append(view)
+        if foldable:
+            by_outcome[key] = view
+    return views
 
 
 def checked_endpoint(analysis: object) -> EndpointReport:

@@ -85,7 +85,7 @@ def _report_context(request: HttpRequest, scan: Scan) -> dict[str, object]:
         full = scans_with_report_data(Scan.objects.filter(pk=scan.pk)).get()
         rep = report_from_scan(full)
         context["report"] = rep
-        context["endpoints"] = [presenters.endpoint_view(e, i) for i, e in enumerate(rep.endpoints)]
+        context["endpoints"] = presenters.endpoint_views(rep.endpoints)
         context["scan_findings"] = rep.findings
         # Linking the scan before hands out its token: only to viewers who may
         # browse it anyway (a shared permalink does not open the host's history).

@@ -28,7 +28,9 @@ def test_a_user_submits_a_host_and_sees_the_finished_report(
         page.wait_for_selector("#report-body[data-status=done]", timeout=30_000)
         body = page.inner_text("#report-body")
     assert "chainscan test intermediate" in body
-    assert "No problems found on this address" in body
+    # One address, and the same chain without SNI: one section, not two copies.
+    assert "No problems found on these addresses" in body
+    assert f"127.0.0.1:{server.port} without SNI serves the same chain" in body
     assert "Strict clients" in body
     permalink = page.input_value("#permalink")
     assert permalink.startswith(live_server.url + "/r/") and len(permalink.rsplit("/", 1)[1]) >= 43

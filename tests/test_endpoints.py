@@ -44,6 +44,12 @@ def test_a_node_serving_an_incomplete_chain_is_named_among_healthy_ones(
     assert "127.0.0.2" in differ.detail and "127.0.0.3" in differ.detail
     assert scan.endpoints.filter(no_sni=True).count() == 1
 
+    # The page: one section per distinct outcome. The healthy node's chain,
+    # served again without SNI, is one line under it, not a second copy.
+    html = alice_client.get(reverse("report", args=[scan.token])).content.decode()
+    assert html.count('<section class="endpoint"') == 2
+    assert f"<strong>127.0.0.2:{port} without SNI</strong> serves the same chain" in html
+
 
 def test_without_sni_another_certificate_is_reported(alice_client, celery_worker, pki):
     port = free_port("127.0.0.2")

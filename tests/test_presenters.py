@@ -1,0 +1,45 @@
+"""The report page shows each distinct outcome once, with the addresses it came from."""
+
+from __future__ import annotations
+
+from scans.presenters import endpoint_views
+from tests import factories
+
+
+def test_addresses_serving_the_same_chain_share_one_section_and_the_odd_one_has_its_own():
+    c = factories.chains()
+    report = factories.engine_report(
+        {
+            "192.0.2.10": c.served_x3(),
+            "192.0.2.11": c.served_x3(),
+            "192.0.2.12": c.served_x1(),  # the stale node
+            "192.0.2.13": [],  # down
+            "2001:db8::10": c.served_x3(),
+        }
+    )
+
+    views = endpoint_views(report.endpoints)
+
+    assert [v.title for v in views] == ["192.0.2.10:443", "192.0.2.12:443", "192.0.2.13:443"]
+    healthy = views[0]
+    assert healthy.endpoint.verdict.value == "ok"
+    assert healthy.also == ["192.0.2.11:443", "[2001:db8::10]:443", "192.0.2.10:443 without SNI"]
+    stale = views[1]
+    assert stale.endpoint.verdict.value == "broken" and stale.also == []
+    down = views[2]
+    assert down.endpoint.error == "connect-failed" and down.also == []
+    # Each section keeps the index of its own endpoint, for its PEM downloads.
+    assert [report.endpoints[v.index] for v in views] == [v.endpoint for v in views]
+
+
+def test_two_failed_addresses_are_never_folded_together():
+    report = factories.engine_report({"192.0.2.20": [], "192.0.2.21": []})
+
+    views = endpoint_views(report.endpoints)
+
+    assert [v.title for v in views] == [
+        "192.0.2.20:443",
+        "192.0.2.21:443",
+        "192.0.2.20:443 without SNI",
+    ]
+    assert all(v.also == [] for v in views)
