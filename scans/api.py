@@ -30,6 +30,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from . import history, ratelimit, services
 from .access import browsable_scans, browse_scope, scan_for_permalink
+from .clients import client_ip
 from .engine.diff import diff_to_json
 from .engine.policy import parse_ip
 from .engine.targets import Target, TargetError, parse_target
@@ -175,8 +176,6 @@ def scans_create(request: HttpRequest) -> HttpResponse:
     limited = ratelimit.check(request)
     if limited is not None:
         return error(429, "rate-limited", limited)
-    from .views import client_ip
-
     scan = services.scan_request(
         targets=[target], user=request.user, client_ip=client_ip(request), pin=pins
     )[0]

@@ -12,10 +12,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
+from .clients import client_ip
+
 
 def _keys(request: HttpRequest, window: int) -> list[str]:
     bucket = int(time.time() // window)
-    keys = [f"rl:ip:{request.META.get('REMOTE_ADDR', '?')}:{bucket}"]
+    keys = [f"rl:ip:{client_ip(request) or '?'}:{bucket}"]
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         keys.append(f"rl:user:{user.pk}:{bucket}")

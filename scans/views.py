@@ -14,16 +14,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from . import history, presenters, ratelimit, scanning, services
 from .access import browsable_scans, can_browse, dashboard_view, scan_for_permalink
+from .clients import client_ip
 from .engine.analysis import analyse
 from .engine.certs import pem_bundle
 from .engine.targets import TargetError, parse_target
 from .forms import CheckForm, DiffForm, HistoryPageForm, PemForm, ScanForm
 from .models import Host, Scan
 from .reports import report_from_scan, scans_with_report_data
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 @require_GET
