@@ -377,6 +377,7 @@ def _resolve_overrides(raw: str) -> dict[str, list[str]]:
 # Addresses to use for some names instead of DNS (split-horizon set-ups, and
 # the test suite's multi-address hosts). The address policy still applies.
 CHAINSCAN_RESOLVE_OVERRIDES = _resolve_overrides(env_str("CHAINSCAN_RESOLVE_OVERRIDES") or "")
+CHAINSCAN_DNS_TIMEOUT = env_float("CHAINSCAN_DNS_TIMEOUT", 5.0, minimum=0.1)
 CHAINSCAN_CONNECT_TIMEOUT = env_float("CHAINSCAN_CONNECT_TIMEOUT", 5.0)
 CHAINSCAN_HANDSHAKE_TIMEOUT = env_float("CHAINSCAN_HANDSHAKE_TIMEOUT", 10.0)
 CHAINSCAN_SCAN_PARALLELISM = env_int("CHAINSCAN_SCAN_PARALLELISM", 8, minimum=1)

@@ -103,7 +103,8 @@ class RecordingFetcher:
 
 def resolver() -> Resolver:
     overrides = settings.CHAINSCAN_RESOLVE_OVERRIDES
-    return StaticResolver(overrides, fallback=SystemResolver()) if overrides else SystemResolver()
+    system = SystemResolver(timeout=settings.CHAINSCAN_DNS_TIMEOUT)
+    return StaticResolver(overrides, fallback=system) if overrides else system
 
 
 def seams() -> Seams:

@@ -8,11 +8,14 @@ connects to exactly the address it is given — the one the policy checked.
 from __future__ import annotations
 
 import functools
+import os
 import select
 import socket
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from OpenSSL import SSL, crypto
 
@@ -29,14 +32,46 @@ class Resolver(Protocol):
         ...
 
 
+# Lookups run here so that a caller can stop waiting: getaddrinfo cannot be
+# cancelled, and a name whose nameservers never answer would otherwise hold the
+# caller for as long as the C library's resolver keeps retrying. Threads are
+# created only when all are busy and reused after; an abandoned lookup ends on
+# the C library's own timeouts. A forked child (Celery's prefork pool) gets an
+# executor of its own: the parent's threads do not exist there.
+def _new_lookups() -> None:
+    global _LOOKUPS
+    _LOOKUPS = ThreadPoolExecutor(max_workers=256, thread_name_prefix="chainscan-dns")
+
+
+_LOOKUPS: ThreadPoolExecutor
+_new_lookups()
+os.register_at_fork(after_in_child=_new_lookups)
+
+Lookup = Callable[..., list[tuple[Any, ...]]]
+
+
 class SystemResolver:
-    """Resolve with the operating system (``getaddrinfo``): A and AAAA."""
+    """Resolve with the operating system (``getaddrinfo``): A and AAAA, in ``timeout`` seconds.
+
+    ``lookup`` is ``socket.getaddrinfo``; a test may put a slow one in its place.
+    """
+
+    def __init__(self, timeout: float = 5.0, lookup: Lookup = socket.getaddrinfo) -> None:
+        self.timeout = timeout
+        self._lookup = lookup
 
     def resolve(self, host: str, port: int) -> list[str]:
         if parse_ip(host) is not None:
             return [str(parse_ip(host))]
+        future = _LOOKUPS.submit(self._lookup, host, port, type=socket.SOCK_STREAM)
         try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            infos = future.result(timeout=self.timeout)
+        except TimeoutError:
+            future.cancel()
+            raise ResolveError(
+                f"DNS did not answer for {host} within {self.timeout:g} s (its nameservers may "
+                "be down or unreachable)"
+            ) from None
         except socket.gaierror as exc:
             raise ResolveError(_gai_reason(host, exc)) from None
         except (UnicodeError, OSError) as exc:

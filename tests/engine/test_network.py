@@ -19,7 +19,16 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 from OpenSSL import SSL, crypto
 
-from scans.engine.network import OpenSSLProber, ProbeLimits, ProbeResult
+from scans.engine.network import (
+    OpenSSLProber,
+    ProbeLimits,
+    ProbeResult,
+    ResolveError,
+    SystemResolver,
+)
+from scans.engine.scan import Seams, run_scan
+from scans.engine.targets import Target
+from scans.engine.trust import empty_store
 from tests.tlsserver import (
     HTML_NAME,
     HTML_ORG,
@@ -336,3 +345,42 @@ def test_it_works_in_a_process_with_more_than_1024_open_descriptors() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     assert result.error is None, result.error_detail
     assert result.chain == chain
+
+
+# --- name lookups -------------------------------------------------------------------------
+
+
+def test_the_system_resolver_finds_localhost() -> None:
+    assert {"127.0.0.1", "::1"} & set(SystemResolver().resolve("localhost", 443))
+
+
+def test_a_lookup_that_never_answers_ends_at_the_dns_timeout() -> None:
+    """A name whose nameservers are dead: the C library would keep retrying for tens of
+    seconds. The system's DNS is the one boundary these tests cannot run, so the slow
+    lookup stands in for it."""
+
+    def dead_nameservers(*args: object, **kwargs: object) -> list[tuple[object, ...]]:
+        time.sleep(3)
+        return []
+
+    resolver = SystemResolver(timeout=0.3, lookup=dead_nameservers)
+    started = time.monotonic()
+    with pytest.raises(ResolveError, match=r"DNS did not answer for slow\.example within 0\.3 s"):
+        resolver.resolve("slow.example", 443)
+    assert time.monotonic() - started < 1
+
+
+def test_a_scan_of_a_name_whose_dns_never_answers_ends_with_dns_failed() -> None:
+    def dead_nameservers(*args: object, **kwargs: object) -> list[tuple[object, ...]]:
+        time.sleep(3)
+        return []
+
+    started = time.monotonic()
+    report = run_scan(
+        Target("slow.example", 443),
+        trust=empty_store(),
+        seams=Seams(resolver=SystemResolver(timeout=0.3, lookup=dead_nameservers)),
+    )
+    assert time.monotonic() - started < 1
+    assert [f.code for f in report.findings] == ["dns-failed"]
+    assert "did not answer" in (report.error or "")
