@@ -322,3 +322,25 @@ def test_the_host_page_costs_the_same_queries_at_10_and_1000_scans(alice, alice_
     assert scan_reads and all(
         "LIMIT" in sql or '"scans_scan"."id" IN (' in sql for sql in scan_reads
     ), scan_reads
+
+
+def test_recording_a_scan_costs_the_same_statements_for_one_address_or_five(alice):
+    """The worker writes a report in a fixed number of statements (bulk inserts), so a
+    host behind a big load balancer costs no more round trips than a single server."""
+    c = chains()
+
+    def statements(served: dict[str, list[bytes]], host: str) -> int:
+        report = factories.engine_report(served, host=host)
+        (queued,) = services.scan_request(targets=[Target(host=host, port=443)], user=alice)
+        claimed = services.scan_claim(scan_id=queued.pk)
+        assert claimed is not None
+        with CaptureQueriesContext(connection) as queries:
+            recorded = services.scan_record(scan=claimed, report=report)
+        assert recorded.status == Scan.Status.DONE
+        return len(queries)
+
+    record_scan(c.served_x1(), user=alice)  # its certificates are known from now on
+
+    one = statements({"192.0.2.10": c.served_x1()}, "one.example.com")
+    five = statements({f"192.0.2.{i}": c.served_x1() for i in range(20, 25)}, "five.example.com")
+    assert five == one, (one, five)
