@@ -13,7 +13,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from . import history, presenters, ratelimit, scanning, services
-from .access import browsable_scans, can_browse, dashboard_view, scan_for_permalink
+from .access import (
+    browsable_scans,
+    can_browse,
+    dashboard_allowed,
+    dashboard_view,
+    scan_for_permalink,
+)
 from .clients import client_ip
 from .engine.analysis import analyse
 from .engine.certs import pem_bundle
@@ -77,7 +83,14 @@ def report_fragment(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def _report_context(request: HttpRequest, scan: Scan) -> dict[str, object]:
-    context: dict[str, object] = {"scan": scan, "host": scan.host}
+    context: dict[str, object] = {
+        "scan": scan,
+        "host": scan.host,
+        # Someone who opened a shared permalink without an account can read it,
+        # not start scans.
+        "can_scan": dashboard_allowed(request),
+        "pins": ", ".join(scan.pinned_addresses),
+    }
     if scan.is_finished:
         full = scans_with_report_data(Scan.objects.filter(pk=scan.pk)).get()
         rep = report_from_scan(full)

@@ -33,9 +33,10 @@ def host_url(slug: str = HOST) -> str:
 
 
 def main(response) -> str:  # type: ignore[no-untyped-def]
-    """The page's content, without the per-response CSRF token of the header."""
+    """The page's content, without the CSRF tokens (new in every response)."""
     html = response.content.decode()
-    return html[html.index("<main>") : html.index("</main>")]
+    content = html[html.index("<main>") : html.index("</main>")]
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", content)
 
 
 def rows(html: str) -> list[str]:
@@ -267,6 +268,34 @@ def test_the_report_offers_its_permalink_with_a_copy_link_control(alice_client, 
     assert f'<input id="permalink" readonly value="http://testserver{url}"' in html
     assert 'data-copy="#permalink"' in html and "Copy link" in html
     assert len(fixed.token) >= 43  # 256 random bits
+
+
+def test_scan_again_on_a_report_starts_a_new_scan_of_that_host(alice_client, incident):
+    _, fixed, _ = incident
+    html = alice_client.get(reverse("report", args=[fixed.token])).content.decode()
+    assert "Scan again" in html
+
+    response = alice_client.post(reverse("home"), {"targets": str(fixed.host)})
+
+    newest = Scan.objects.order_by("-pk").first()
+    assert newest.host == fixed.host and newest.status == Scan.Status.QUEUED
+    assert response.status_code == 302 and response.url == reverse("report", args=[newest.token])
+
+
+def test_scan_again_keeps_the_addresses_a_scan_was_pinned_to(alice, alice_client):
+    (pinned,) = services.scan_request(
+        targets=[Target(host=HOST, port=443)], user=alice, pin=["192.0.2.10", "2001:db8::10"]
+    )
+    html = alice_client.get(reverse("report", args=[pinned.token])).content.decode()
+    assert 'name="addresses" value="192.0.2.10, 2001:db8::10"' in html
+    assert "Scan again (same addresses)" in html
+
+
+def test_a_shared_permalink_opened_without_an_account_offers_no_scan_button(client, incident):
+    _, fixed, _ = incident
+    response = client.get(reverse("report", args=[fixed.token]))
+    assert response.status_code == 200  # permalinks are public in the tests' settings
+    assert "Scan again" not in response.content.decode()
 
 
 def test_the_report_links_to_what_changed_since_the_scan_before(alice_client, incident):
