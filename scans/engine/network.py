@@ -45,7 +45,8 @@ def _new_lookups() -> None:
 
 _LOOKUPS: ThreadPoolExecutor
 _new_lookups()
-os.register_at_fork(after_in_child=_new_lookups)
+if hasattr(os, "register_at_fork"):  # not on Windows, where nothing forks
+    os.register_at_fork(after_in_child=_new_lookups)
 
 Lookup = Callable[..., list[tuple[Any, ...]]]
 

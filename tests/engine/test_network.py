@@ -384,3 +384,18 @@ def test_a_scan_of_a_name_whose_dns_never_answers_ends_with_dns_failed() -> None
     assert time.monotonic() - started < 1
     assert [f.code for f in report.findings] == ["dns-failed"]
     assert "did not answer" in (report.error or "")
+
+
+def test_a_forked_child_can_still_look_names_up() -> None:
+    """Celery's prefork pool forks after the parent may have resolved names: the parent's
+    lookup threads do not exist in the child, which must get threads of its own."""
+    SystemResolver().resolve("localhost", 443)  # the parent now has an idle lookup thread
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if the lookup works there too
+        try:
+            ok = bool(SystemResolver(timeout=2).resolve("localhost", 443))
+        except BaseException:  # any failure is the answer
+            ok = False
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
