@@ -166,12 +166,16 @@ def record_report(report: Report, *, user: Any = None) -> Scan:
     session (live-server tests commit) finds it finished and leaves it alone.
     """
     with transaction.atomic():
-        (queued,) = services.scan_request(
-            targets=[Target(host=report.host, port=report.port)], user=user
-        )
-        claimed = services.scan_claim(scan_id=queued.pk)
-        assert claimed is not None, "the scan was not claimable"
+        claimed = claimed_scan(user=user, host=report.host, port=report.port)
         return services.scan_record(scan=claimed, report=report)
+
+
+def claimed_scan(*, user: Any = None, host: str = HOST, port: int = 443) -> Scan:
+    """A scan requested and claimed as a worker claims it, ready for ``scan_record``."""
+    queued = queued_scan(user=user, host=host, port=port)
+    claimed = services.scan_claim(scan_id=queued.pk)
+    assert claimed is not None, "the scan was not claimable"
+    return claimed
 
 
 def queued_scan(*, user: Any = None, host: str = HOST, port: int = 443) -> Scan:

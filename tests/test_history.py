@@ -167,9 +167,7 @@ def test_a_scan_stopped_by_its_time_limit_is_not_what_the_next_scan_is_compared_
 def test_an_unchanged_rescan_is_classified_without_rebuilding_the_previous_report(alice):
     record_scan(chains().served_x3(), user=alice)
     report = factories.engine_report({A: chains().served_x3()})
-    (queued,) = services.scan_request(targets=[Target(host=HOST, port=443)], user=alice)
-    claimed = services.scan_claim(scan_id=queued.pk)
-    assert claimed is not None
+    claimed = factories.claimed_scan(user=alice)
 
     with CaptureQueriesContext(connection) as queries:
         same = services.scan_record(scan=claimed, report=report)
@@ -360,9 +358,7 @@ def test_recording_a_scan_costs_the_same_statements_for_one_address_or_five(alic
 
     def statements(served: dict[str, list[bytes]], host: str) -> int:
         report = factories.engine_report(served, host=host)
-        (queued,) = services.scan_request(targets=[Target(host=host, port=443)], user=alice)
-        claimed = services.scan_claim(scan_id=queued.pk)
-        assert claimed is not None
+        claimed = factories.claimed_scan(user=alice, host=host)
         with CaptureQueriesContext(connection) as queries:
             recorded = services.scan_record(scan=claimed, report=report)
         assert recorded.status == Scan.Status.DONE
