@@ -467,8 +467,7 @@ def repeat(times: int, argv: list[str]) -> int:
     A shared 2-core machine is not equally fast all day: one run is a sample,
     not a figure.
     """
-    once = [a for i, a in enumerate(argv) if a != "--repeat" and argv[i - 1 : i] != ["--repeat"]]
-    once = [a for a in once if not a.startswith("--repeat=")]
+    once = [*argv, "--repeat", "1"]  # argparse keeps the last value given
     walls: list[float] = []
     failed = 0
     for i in range(times):
