@@ -136,6 +136,11 @@ class Scan(models.Model):
     previous = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The watch that asked for this scan (the scheduler, "scan now"); empty for
+    # scans typed by a person.
+    watch = models.ForeignKey(
+        "Watch", null=True, blank=True, on_delete=models.SET_NULL, related_name="scans"
+    )
 
     class Meta:
         indexes = [
@@ -295,3 +300,56 @@ class ApiToken(models.Model):
         key = row.set_new_key()
         row.save()
         return row, key
+
+
+def new_badge_token() -> str:
+    """The unguessable part of a watch's badge URL (128 random bits)."""
+    return secrets.token_urlsafe(16)
+
+
+class Watch(models.Model):
+    """A host:port (optionally pinned addresses) that chainscan rescans on its own.
+
+    Owned by a team the way scans are: ``created_by`` and everyone sharing a
+    group with them see and manage it. The scheduler turns due watches
+    (not paused, ``next_run_at <= now``, no scan of it still unfinished) into
+    scans through ``services.scan_request``; those scans are requested by
+    ``created_by`` so their history is the team's history.
+    """
+
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="watches")
+    # Sorted, de-duplicated addresses to connect to instead of resolving.
+    pinned_addresses = models.JSONField(default=list, blank=True)
+    interval = models.PositiveIntegerField(help_text="Seconds between scans.")
+    tags = models.JSONField(default=list, blank=True)
+    note = models.TextField(blank=True)
+    paused = models.BooleanField(default=False)
+    # Alert on routine renewals too, not only on material changes.
+    notify_renewals = models.BooleanField(default=False)
+    next_run_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="watches"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # The newest finished scan of this watch: the overview and the metrics
+    # read one row per watch instead of searching the history.
+    last_scan = models.ForeignKey(
+        Scan, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    badge_token = models.CharField(
+        max_length=32, unique=True, default=new_badge_token, editable=False
+    )
+
+    class Meta:
+        indexes = [
+            # The scheduler's tick: due, unpaused watches by time.
+            models.Index(fields=["next_run_at"], name="watch_due", condition=Q(paused=False)),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(interval__gte=1), name="watch_interval_positive"),
+        ]
+
+    def __str__(self) -> str:
+        pins = f" via {', '.join(self.pinned_addresses)}" if self.pinned_addresses else ""
+        return f"watch {self.host}{pins}"
