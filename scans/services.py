@@ -23,7 +23,7 @@ from .engine.certs import describe
 from .engine.report import CertificateInfo, EndpointReport, Report
 from .engine.report import Finding as EngineFinding
 from .engine.targets import Target
-from .models import Certificate, ChainEntry, Endpoint, Finding, Host, Scan
+from .models import Certificate, ChainEntry, Endpoint, Finding, Host, Scan, Watch
 from .scanning import subject_hash
 
 if TYPE_CHECKING:
@@ -55,6 +55,7 @@ def scan_request(
     user: object | None = None,
     client_ip: str | None = None,
     pin: Sequence[str] = (),
+    watch: Watch | None = None,
 ) -> list[Scan]:
     """Create one queued scan per target and enqueue each after commit.
 
@@ -96,6 +97,7 @@ def scan_request(
                 requested_by=requested_by,
                 requested_from=client_ip,
                 pinned_addresses=pinned,
+                watch=watch,
             )
             scans.append(scan)
             transaction.on_commit(functools.partial(scan_dispatch, scan_id=scan.pk))
@@ -169,11 +171,17 @@ def scan_release(*, scan_id: int) -> None:
 
 def scan_fail(*, scan_id: int, error: str) -> bool:
     """Mark an unfinished scan failed with a reason a person can read."""
-    return bool(
-        Scan.objects.filter(
-            pk=scan_id, status__in=[Scan.Status.QUEUED, Scan.Status.RUNNING]
-        ).update(status=Scan.Status.FAILED, error=error[:2000], finished_at=timezone.now())
-    )
+    with transaction.atomic():
+        failed = bool(
+            Scan.objects.filter(
+                pk=scan_id, status__in=[Scan.Status.QUEUED, Scan.Status.RUNNING]
+            ).update(status=Scan.Status.FAILED, error=error[:2000], finished_at=timezone.now())
+        )
+        if failed:
+            scan = Scan.objects.get(pk=scan_id)
+            if scan.watch_id is not None:
+                watched_scan_finished(scan=scan)
+    return failed
 
 
 def stuck_after() -> dt.timedelta:
@@ -316,10 +324,19 @@ def scan_record(*, scan: Scan, report: Report, fetched: Iterable[bytes] = ()) ->
         ).update(**{name: getattr(done, name) for name in _RECORDED})
         if claimed:
             _report_rows_create(done, report, fetched)
+            if done.watch_id is not None:
+                watched_scan_finished(scan=done)
             return done
     stored = Scan.objects.select_related("host").get(pk=scan.pk)
     log.info("scan %s is %s under another claim, not recording", scan.pk, stored.status)
     return stored
+
+
+def watched_scan_finished(*, scan: Scan) -> None:
+    """A scan of a watch finished (done or failed): inside the transaction that
+    recorded it, so whatever follows from it (the watch's last scan, incidents,
+    the notifications' outbox rows) is committed with the scan or not at all."""
+    Watch.objects.filter(pk=scan.watch_id).update(last_scan=scan)
 
 
 # What scan_record writes on the scan row itself.
