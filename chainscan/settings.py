@@ -396,6 +396,10 @@ CHAINSCAN_SUBMIT_RATE = env_rate("CHAINSCAN_SUBMIT_RATE", "120/m")
 CHAINSCAN_DEDUP_SECONDS = env_int("CHAINSCAN_DEDUP_SECONDS", 30, minimum=0)
 CHAINSCAN_HISTORY_PAGE_SIZE = env_int("CHAINSCAN_HISTORY_PAGE_SIZE", 50, minimum=1)
 
+# --- chainscan: engine limits against hostile input (issue 9) ------------------
+# What one /check paste may hold: a real chain of 10 certificates is ~20 KiB.
+CHAINSCAN_CHECK_MAX_BYTES = env_int("CHAINSCAN_CHECK_MAX_BYTES", 64 * 1024, minimum=1024)
+
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("CACHE_URL")}

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 
 from .engine.certs import BundleError, read_bundle
 from .engine.policy import parse_ip
 from .engine.targets import MAX_INPUT_LENGTH, Target, parse_targets
 
 MAX_PINNED = 8
-MAX_PEM_CHARS = 512 * 1024
 
 
 def parse_pins(text: str) -> list[str]:
@@ -77,7 +77,6 @@ class PemForm(forms.Form):
 class CheckForm(forms.Form):
     pem = forms.CharField(
         label="Certificate chain (PEM)",
-        max_length=MAX_PEM_CHARS,
         widget=forms.Textarea(
             attrs={
                 "rows": 12,
@@ -91,9 +90,21 @@ class CheckForm(forms.Form):
         label="Host name to check it against (optional)", max_length=253, required=False
     )
 
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["pem"].widget.attrs["maxlength"] = str(settings.CHAINSCAN_CHECK_MAX_BYTES)
+
     def clean_pem(self) -> list[bytes]:
+        data = self.cleaned_data["pem"].encode("utf-8", "replace")
+        limit = settings.CHAINSCAN_CHECK_MAX_BYTES
+        if len(data) > limit:
+            raise forms.ValidationError(
+                f"The pasted text is {len(data) // 1024} KiB; chainscan reads at most "
+                f"{limit // 1024} KiB here. A chain of 10 certificates is about 20 KiB: paste "
+                "only the certificates your server sends (leaf first), without keys or logs."
+            )
         try:
-            return read_bundle(self.cleaned_data["pem"].encode("utf-8", "replace"))
+            return read_bundle(data)
         except BundleError as exc:
             raise forms.ValidationError(str(exc)) from None
 

@@ -89,3 +89,27 @@ def test_an_admin_uploads_a_trust_anchor_bundle(client, django_user_model):
         reverse("admin:scans_trustanchor_add"), {"name": "junk", "pem": "not a certificate"}
     )
     assert bad.status_code == 200 and "neither PEM" in bad.content.decode()
+
+
+def test_a_paste_larger_than_a_real_chain_needs_is_refused_with_the_limit(alice_client, settings):
+    settings.CHAINSCAN_CHECK_MAX_BYTES = 64 * 1024
+    cast = pki.cast()
+    # A real chain is a few KiB; padding it past the limit is not a chain.
+    text = pem(cast.leaf.der, cast.issuing.der) + "server log line\n" * 4096
+
+    response = alice_client.post(reverse("check"), {"pem": text})
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "at most 64 KiB" in html
+    assert 'data-code="' not in html
+
+
+def test_a_paste_within_the_limit_is_analysed(alice_client, settings):
+    settings.CHAINSCAN_CHECK_MAX_BYTES = 8 * 1024
+    cast = pki.cast()
+
+    response = alice_client.post(reverse("check"), {"pem": pem(cast.leaf.der, cast.issuing.der)})
+
+    assert response.status_code == 200
+    assert 'data-code="' in response.content.decode()

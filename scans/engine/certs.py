@@ -11,7 +11,7 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
-import re
+from collections.abc import Iterator
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -25,11 +25,15 @@ from .report import CertificateInfo
 MAX_BUNDLE_BYTES = 2 * 1024 * 1024
 MAX_BUNDLE_CERTS = 500
 
-_PEM_RE = re.compile(
-    rb"-----BEGIN (?:TRUSTED |X509 )?CERTIFICATE-----(.+?)-----END (?:TRUSTED |X509 )?CERTIFICATE-----",
-    re.DOTALL,
-)
-_PKCS7_PEM_RE = re.compile(rb"-----BEGIN PKCS7-----(.+?)-----END PKCS7-----", re.DOTALL)
+# PEM labels read as certificates; the three certificate spellings may be
+# mixed between BEGIN and END, as OpenSSL writes and reads them.
+_CERT_LABELS = frozenset({b"CERTIFICATE", b"TRUSTED CERTIFICATE", b"X509 CERTIFICATE"})
+_PKCS7_LABEL = b"PKCS7"
+_DASHES = b"-----"
+_BEGIN = b"BEGIN "
+_END = b"END "
+# A label is a short word ("CERTIFICATE", "PKCS7"); anything longer is text.
+_MAX_LABEL = 40
 
 
 class BundleError(ValueError):
@@ -231,13 +235,26 @@ def read_bundle(data: bytes) -> list[bytes]:
 
     out: list[bytes] = []
     if b"-----BEGIN" in stripped:
-        for match in _PKCS7_PEM_RE.finditer(stripped):
-            out.extend(_pkcs7_der(_unbase64(match.group(1)) or b""))
-        for match in _PEM_RE.finditer(stripped):
-            body = _unbase64(match.group(1))
-            out.append(body if body is not None else match.group(0))
+        unterminated = False
+        for label, body, whole in _pem_blocks(stripped):
+            if label == _PKCS7_LABEL:
+                out.extend(_pkcs7_der(_unbase64(body) or b"") if body is not None else ())
+            elif body is None:
+                # BEGIN followed by another BEGIN before its END: a block
+                # cut short, shown as unreadable rather than dropped.
+                unterminated = True
+                out.append(whole)
+            else:
+                decoded = _unbase64(body)
+                out.append(decoded if decoded is not None else whole)
+            if len(out) > MAX_BUNDLE_CERTS:
+                break
         if not out:
-            raise BundleError("no BEGIN CERTIFICATE block was found in the PEM text")
+            raise BundleError(
+                "a BEGIN CERTIFICATE line has no END CERTIFICATE line after it"
+                if unterminated or _has_open_block(stripped)
+                else "no BEGIN CERTIFICATE block was found in the PEM text"
+            )
     else:
         if load_certificate(stripped) is not None:
             out.append(stripped)
@@ -248,6 +265,65 @@ def read_bundle(data: bytes) -> list[bytes]:
     if len(out) > MAX_BUNDLE_CERTS:
         raise BundleError(f"the input holds more than {MAX_BUNDLE_CERTS} certificates")
     return out
+
+
+def _pem_blocks(text: bytes) -> Iterator[tuple[bytes, bytes | None, bytes]]:
+    """Certificate and PKCS#7 blocks, in order: (label, base64 body or None, whole block).
+
+    One forward scan over the text, each byte looked at a bounded number of
+    times: a pattern that looks ahead to the end of the text for the END of
+    every BEGIN takes quadratic time on text full of BEGIN lines (128 KiB
+    took seconds). A BEGIN that meets another BEGIN before its END yields the
+    cut-short block with ``None`` as body; a BEGIN still open at the end of
+    the text yields nothing. Blocks with other labels (keys, CRLs) are skipped.
+    """
+    pos = 0
+    open_label: bytes | None = None
+    open_start = body_start = 0
+    while True:
+        at = text.find(_DASHES, pos)
+        if at < 0:
+            return
+        word = at + len(_DASHES)
+        if text.startswith(_BEGIN, word):
+            label, after = _label(text, word + len(_BEGIN))
+        elif text.startswith(_END, word):
+            label, after = _label(text, word + len(_END))
+        else:
+            pos = word
+            continue
+        if label is None:
+            pos = word
+            continue
+        if text.startswith(_BEGIN, word):
+            if open_label is not None:
+                yield open_label, None, text[open_start:at]
+            open_label = _kind(label)
+            open_start, body_start = at, after
+        elif open_label is not None:
+            if _kind(label) == open_label:
+                yield open_label, text[body_start:at], text[open_start:after]
+            open_label = None
+        pos = after
+
+
+def _label(text: bytes, start: int) -> tuple[bytes | None, int]:
+    """The label after "-----BEGIN "/"-----END " and where its closing dashes end."""
+    end = text.find(_DASHES, start, start + _MAX_LABEL + len(_DASHES))
+    if end < 0 or b"\n" in text[start:end]:
+        return None, start
+    return text[start:end], end + len(_DASHES)
+
+
+def _kind(label: bytes) -> bytes | None:
+    if label in _CERT_LABELS:
+        return b"CERTIFICATE"
+    return _PKCS7_LABEL if label == _PKCS7_LABEL else None
+
+
+def _has_open_block(text: bytes) -> bool:
+    """Whether the text has a certificate BEGIN line (only asked when no block was read)."""
+    return any(b"-----BEGIN " + label + _DASHES in text for label in _CERT_LABELS)
 
 
 def _unbase64(body: bytes) -> bytes | None:
