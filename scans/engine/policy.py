@@ -25,6 +25,35 @@ _EXTRA_BLOCKED: tuple[IPNetwork, ...] = (
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 
+_METADATA = (
+    "the cloud metadata service (AWS, Azure, Google Cloud, Oracle, DigitalOcean, Hetzner, "
+    "OpenStack…), which hands out the machine's credentials"
+)
+# Cloud platform and metadata endpoints: where a machine asks its provider for
+# credentials, configuration or health. Refused whatever the operator allows
+# (private scanning, allowed networks): no scan, issuer fetch or notification
+# has any business there, and 168.63.129.16 is even a "global" address to
+# Python. The one list every outgoing connection is checked against.
+PLATFORM_ADDRESSES: dict[IPNetwork, str] = {
+    ipaddress.ip_network(net): what
+    for net, what in (
+        ("169.254.169.254/32", _METADATA),
+        ("169.254.170.2/32", "the AWS ECS task metadata and credentials endpoint"),
+        ("169.254.169.253/32", "the AWS VPC DNS resolver"),
+        ("169.254.169.123/32", "the AWS time sync service"),
+        ("fd00:ec2::254/128", "the AWS instance metadata service (IPv6)"),
+        ("fd00:ec2::253/128", "the AWS VPC DNS resolver (IPv6)"),
+        ("fd00:ec2::123/128", "the AWS time sync service (IPv6)"),
+        ("fd20:ce::254/128", "the Google Cloud metadata server (IPv6)"),
+        ("168.63.129.16/32", "Azure's platform endpoint (WireServer: VM agent, DNS, health)"),
+        ("100.100.100.200/32", "the Alibaba Cloud metadata service"),
+        ("192.0.0.192/32", "the Oracle Cloud metadata service"),
+        ("169.254.0.23/32", "the Tencent Cloud metadata service"),
+        ("169.254.42.42/32", "the Scaleway metadata service"),
+        ("fd00:42::42/128", "the Scaleway metadata service (IPv6)"),
+    )
+}
+
 
 class AddressBlocked(Exception):
     """The address is not one the scanner may connect to; the message says why."""
@@ -55,6 +84,21 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     # IPv4-compatible (deprecated ::a.b.c.d) addresses.
     if int(ip) >> 32 == 0 and int(ip) > 1:
         return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def platform_address(ip: IPAddress | None) -> str | None:
+    """Name the cloud platform service at ``ip`` (or the IPv4 address it embeds), else ``None``."""
+    if ip is None:
+        return None
+    for net, what in PLATFORM_ADDRESSES.items():
+        if net.version == ip.version and ip in net:
+            return what
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = _embedded_ipv4(ip)
+        what_inner = platform_address(inner)
+        if what_inner is not None:
+            return f"{what_inner} (embedded in the IPv6 address {ip} as {inner})"
     return None
 
 
@@ -122,6 +166,12 @@ class AddressPolicy:
         ip = parse_ip(address)
         if ip is None:
             raise AddressBlocked(f"{address!r} is not an IP address")
+        platform = platform_address(ip)
+        if platform is not None:
+            raise AddressBlocked(
+                f"{ip} is {platform}; chainscan never connects to cloud platform or metadata "
+                "addresses, whatever the operator allows"
+            )
         if self.allow_private:
             return ip
         reason = why_not_public(ip)

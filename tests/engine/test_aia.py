@@ -526,7 +526,7 @@ def test_it_refuses_a_redirect_to_cloud_metadata(
 
     assert message.startswith(
         "The issuer URL http://169.254.169.254/latest/meta-data/ (reached by following "
-        f"redirects from {url}) was not fetched: 169.254.169.254 is a link-local address"
+        f"redirects from {url}) was not fetched: 169.254.169.254 is the cloud metadata service"
     )
     assert connects == [("127.0.0.1", server.port)]  # the first hop only
 
@@ -602,7 +602,8 @@ def test_it_refuses_what_the_allowlist_does_not_cover(
     [
         ("10.0.0.1", "10.0.0.1 is a private-network address"),
         ("::ffff:127.0.0.1", "is a loopback address (embedded in the IPv6 address"),
-        ("169.254.169.254", "169.254.169.254 is a link-local address"),
+        ("169.254.169.254", "169.254.169.254 is the cloud metadata service"),
+        ("168.63.129.16", "168.63.129.16 is Azure's platform endpoint"),
         ("100.64.0.1", "100.64.0.1 is"),
     ],
 )

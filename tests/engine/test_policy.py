@@ -7,7 +7,17 @@ from __future__ import annotations
 
 import pytest
 
-from scans.engine.policy import AddressBlocked, AddressPolicy, parse_ip, why_not_public
+from scans.engine.network import ProbeLimits, ProbeResult, StaticResolver
+from scans.engine.policy import (
+    AddressBlocked,
+    AddressPolicy,
+    parse_ip,
+    platform_address,
+    why_not_public,
+)
+from scans.engine.scan import ScanConfig, Seams, run_scan
+from scans.engine.targets import Target
+from scans.engine.trust import empty_store
 
 # (address, words the reason must contain: one string or several)
 BLOCKED = [
@@ -21,7 +31,7 @@ BLOCKED = [
     ("172.31.255.254", "private"),
     ("192.168.0.1", "private"),
     ("192.168.255.255", "private"),
-    ("169.254.169.254", "link-local"),
+    ("169.254.169.254", "metadata"),
     ("169.254.0.1", "link-local"),
     ("100.64.0.1", "cgnat"),
     ("100.127.255.254", "cgnat"),
@@ -51,13 +61,13 @@ BLOCKED = [
     ),
     (
         "::ffff:169.254.169.254",
-        ("link-local address", "embedded in the ipv6 address", "as 169.254.169.254)"),
+        ("metadata service", "embedded in the ipv6 address", "as 169.254.169.254)"),
     ),
     ("::127.0.0.1", ("loopback address", "embedded in the ipv6 address", "as 127.0.0.1)")),
     ("2002:7f00:1::", ("loopback address", "embedded in the ipv6 address", "as 127.0.0.1)")),
     (
         "2002:a9fe:a9fe::1",
-        ("link-local address", "embedded in the ipv6 address", "as 169.254.169.254)"),
+        ("metadata service", "embedded in the ipv6 address", "as 169.254.169.254)"),
     ),
     (
         "64:ff9b::a00:1",
@@ -93,7 +103,8 @@ def test_it_blocks_an_address_that_is_not_public_and_says_what_it_is(
     message = str(blocked.value).lower()
     for word in (words,) if isinstance(words, str) else words:
         assert word in message
-    assert "chainscan_allow_private_addresses" in message
+    platform = platform_address(parse_ip(address)) is not None
+    assert ("chainscan_allow_private_addresses" in message) is not platform
 
 
 PUBLIC = [
@@ -124,8 +135,10 @@ def test_it_refuses_anything_but_an_ip_address(address: str) -> None:
         AddressPolicy(allow_private=True).check(address)
 
 
-@pytest.mark.parametrize("address", [b[0] for b in BLOCKED] + PUBLIC)
-def test_allow_private_lifts_every_block(address: str) -> None:
+@pytest.mark.parametrize(
+    "address", [b[0] for b in BLOCKED if platform_address(parse_ip(b[0])) is None] + PUBLIC
+)
+def test_allow_private_lifts_every_block_but_the_cloud_platforms(address: str) -> None:
     policy = AddressPolicy(allow_private=True)
     assert policy.check(address) == parse_ip(address)
 
@@ -172,8 +185,8 @@ def test_a_host_route_in_allowed_networks_allows_that_one_address() -> None:
 def test_the_metadata_address_is_explained_in_words_a_person_can_act_on() -> None:
     with pytest.raises(AddressBlocked) as blocked:
         AddressPolicy().check("169.254.169.254")
-    assert str(blocked.value).startswith("169.254.169.254 is a link-local address")
-    assert "cloud metadata" in str(blocked.value)
+    assert str(blocked.value).startswith("169.254.169.254 is the cloud metadata service")
+    assert "credentials" in str(blocked.value)
 
 
 @pytest.mark.parametrize(
@@ -193,3 +206,79 @@ def test_the_metadata_address_is_explained_in_words_a_person_can_act_on() -> Non
 def test_parse_ip_reads_literal_addresses_only(text: str, expected: str | None) -> None:
     ip = parse_ip(text)
     assert (str(ip) if ip is not None else None) == expected
+
+
+# Cloud platform and metadata endpoints: (address, words naming the platform).
+PLATFORM = [
+    ("169.254.169.254", "metadata"),
+    ("fd00:ec2::254", "aws"),
+    ("169.254.170.2", "aws"),
+    ("fd20:ce::254", "google"),
+    ("168.63.129.16", "azure"),
+    ("100.100.100.200", "alibaba"),
+    ("192.0.0.192", "oracle"),
+    ("169.254.0.23", "tencent"),
+    # Embedded forms reach the same service.
+    ("::ffff:168.63.129.16", "azure"),
+    ("::ffff:169.254.169.254", "metadata"),
+    ("64:ff9b::a83f:8110", "azure"),  # NAT64 of 168.63.129.16
+]
+OPEN_POLICIES = [
+    AddressPolicy(),
+    AddressPolicy(allow_private=True),
+    AddressPolicy(allowed_networks=("0.0.0.0/0", "::/0")),
+]
+
+
+@pytest.mark.parametrize(("address", "words"), PLATFORM, ids=[p[0] for p in PLATFORM])
+@pytest.mark.parametrize("policy", OPEN_POLICIES, ids=["default", "private", "everything"])
+def test_cloud_platform_addresses_are_refused_whatever_the_operator_allows(
+    address: str, words: str, policy: AddressPolicy
+) -> None:
+    with pytest.raises(AddressBlocked) as blocked:
+        policy.check(address)
+    message = str(blocked.value).lower()
+    assert words in message
+    assert "never" in message
+    assert not policy.allows(address)
+
+
+def test_azure_wireserver_is_refused_though_python_calls_it_global() -> None:
+    ip = parse_ip("168.63.129.16")
+    assert ip is not None and ip.is_global
+    assert not AddressPolicy().allows("168.63.129.16")
+
+
+@pytest.mark.parametrize("address", ["168.63.129.17", "100.100.100.201", "8.8.8.8"])
+def test_neighbours_of_platform_addresses_are_not_platform_addresses(address: str) -> None:
+    assert platform_address(parse_ip(address)) is None
+
+
+class RecordingProber:
+    """A prober that notes every address it is asked to connect to."""
+
+    def __init__(self) -> None:
+        self.addresses: list[str] = []
+
+    def probe(self, address: str, port: int, sni: str | None, limits: ProbeLimits) -> ProbeResult:
+        self.addresses.append(address)
+        return ProbeResult(error="connect-failed", error_detail="refused")
+
+
+def test_a_scan_never_connects_to_a_platform_address_even_with_private_scanning_allowed() -> None:
+    prober = RecordingProber()
+    seams = Seams(
+        resolver=StaticResolver({"wire.test": ["168.63.129.16", "127.0.0.1"]}), prober=prober
+    )
+
+    report = run_scan(
+        Target("wire.test", 443),
+        trust=empty_store(),
+        config=ScanConfig(policy=AddressPolicy(allow_private=True)),
+        seams=seams,
+    )
+
+    assert "168.63.129.16" not in prober.addresses
+    blocked = [e for e in report.endpoints if e.address == "168.63.129.16"]
+    assert [f.code for f in blocked[0].findings] == ["address-blocked"]
+    assert "azure" in blocked[0].findings[0].detail.lower()
