@@ -336,14 +336,22 @@ CELERY_BEAT_SCHEDULE = {
 # --- chainscan ---------------------------------------------------------------
 
 CHAINSCAN_ALLOW_PRIVATE_ADDRESSES = env_bool("CHAINSCAN_ALLOW_PRIVATE_ADDRESSES", False)
-CHAINSCAN_ALLOWED_NETWORKS = env_list("CHAINSCAN_ALLOWED_NETWORKS", [])
-for _net in CHAINSCAN_ALLOWED_NETWORKS:
-    try:
-        ipaddress.ip_network(_net, strict=False)
-    except ValueError:
-        raise ImproperlyConfigured(
-            f"CHAINSCAN_ALLOWED_NETWORKS: {_net!r} is not a network (e.g. 10.0.0.0/8)"
-        ) from None
+
+
+def env_networks(name: str) -> list[str]:
+    """A comma-separated list of networks (CIDR); a typo fails the boot."""
+    networks = env_list(name, [])
+    for net in networks:
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: {net!r} is not a network (e.g. 10.0.0.0/8)"
+            ) from None
+    return networks
+
+
+CHAINSCAN_ALLOWED_NETWORKS = env_networks("CHAINSCAN_ALLOWED_NETWORKS")
 
 
 def _resolve_overrides(raw: str) -> dict[str, list[str]]:
@@ -399,6 +407,26 @@ CHAINSCAN_HISTORY_PAGE_SIZE = env_int("CHAINSCAN_HISTORY_PAGE_SIZE", 50, minimum
 # --- chainscan: engine limits against hostile input (issue 9) ------------------
 # What one /check paste may hold: a real chain of 10 certificates is ~20 KiB.
 CHAINSCAN_CHECK_MAX_BYTES = env_int("CHAINSCAN_CHECK_MAX_BYTES", 64 * 1024, minimum=1024)
+# Issuer (AIA) URLs come from certificates anyone can make: their own address
+# policy, public addresses on ports 80 and 8080 only, whatever scans may reach.
+CHAINSCAN_AIA_ALLOWED_NETWORKS = env_networks("CHAINSCAN_AIA_ALLOWED_NETWORKS")
+
+
+def _ports(name: str, default: list[str]) -> list[int] | None:
+    """A list of TCP ports, or ``any`` (``None``: every port but other protocols')."""
+    values = env_list(name, default)
+    if [v.lower() for v in values] == ["any"]:
+        return None
+    try:
+        ports = [int(v) for v in values]
+    except ValueError:
+        ports = []
+    if not ports or not all(1 <= p <= 65535 for p in ports):
+        raise ImproperlyConfigured(f"{name} must be port numbers (e.g. 80,8080) or 'any'")
+    return ports
+
+
+CHAINSCAN_AIA_ALLOWED_PORTS = _ports("CHAINSCAN_AIA_ALLOWED_PORTS", ["80", "8080"])
 
 CACHES = {
     "default": (

@@ -40,6 +40,15 @@ def address_policy() -> AddressPolicy:
     )
 
 
+def aia_policy() -> AddressPolicy:
+    """Where issuer URLs may lead: public addresses, plus the networks allowed for AIA.
+
+    Not the scan's policy: a certificate's URL is anyone's choice, so allowing
+    scans of the internal network does not make it an internal GET tool.
+    """
+    return AddressPolicy(allowed_networks=tuple(settings.CHAINSCAN_AIA_ALLOWED_NETWORKS))
+
+
 def scan_config() -> ScanConfig:
     return ScanConfig(
         policy=address_policy(),
@@ -61,11 +70,13 @@ def scan_config() -> ScanConfig:
 
 def issuer_fetcher() -> HttpIssuerFetcher:
     """A fetcher per scan: its cache lives as long as the scan."""
+    ports = settings.CHAINSCAN_AIA_ALLOWED_PORTS
     return HttpIssuerFetcher(
-        policy=address_policy(),
+        policy=aia_policy(),
         resolver=resolver(),
         timeout=settings.CHAINSCAN_AIA_TIMEOUT,
         max_bytes=settings.CHAINSCAN_AIA_MAX_BYTES,
+        allowed_ports=frozenset(ports) if ports is not None else None,
     )
 
 

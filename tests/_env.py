@@ -19,6 +19,9 @@ _FIXED = {
     "ALLOWED_HOSTS": "localhost,127.0.0.1,testserver",
     # The tests' TLS servers live on loopback.
     "CHAINSCAN_ALLOW_PRIVATE_ADDRESSES": "true",
+    # …and so do their issuer URLs, on random ports.
+    "CHAINSCAN_AIA_ALLOWED_NETWORKS": "127.0.0.0/8,::1/128",
+    "CHAINSCAN_AIA_ALLOWED_PORTS": "any",
     "CHAINSCAN_SUBMIT_RATE": "0",
     "CHAINSCAN_REQUIRE_LOGIN": "true",
     "CHAINSCAN_PUBLIC_PERMALINKS": "true",

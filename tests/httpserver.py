@@ -3,6 +3,7 @@ AIA "CA Issuers" URL does. Used by the AIA tests and the scan benchmark."""
 
 from __future__ import annotations
 
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
@@ -48,6 +49,71 @@ class CertHTTPServer:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class TextHTTPServer(CertHTTPServer):
+    """Answers every path with one body and status: an internal page, an error."""
+
+    def __init__(self, body: bytes, *, status: int = 200, content_type: str = "text/html") -> None:
+        super().__init__({})
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # http.server's name
+                outer.requests += 1
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server.RequestHandlerClass = Handler
+
+
+class Tarpit:
+    """A TCP listener that accepts connections and never answers: the slowest issuer URL.
+
+    Attributes:
+        connections: connections accepted so far.
+    """
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self._sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        self._sock.bind((host, 0))
+        self._sock.listen(128)
+        self.host = host
+        self.port = self._sock.getsockname()[1]
+        self.connections = 0
+        self._held: list[socket.socket] = []
+        self._closed = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            self._held.append(conn)  # kept open, never read from or written to
+
+    def url(self, path: str) -> str:
+        return f"http://{self.host}:{self.port}{path}"
+
+    def close(self) -> None:
+        self._closed.set()
+        self._sock.close()
+        for conn in self._held:
+            conn.close()
 
     def __enter__(self) -> Self:
         return self

@@ -92,7 +92,9 @@ def test_a_scan_of_a_real_server_reports_the_scenarios_findings(name, aia_server
     seams = Seams(
         resolver=resolver,
         issuers=MemoryIssuerSource(list(scenario.issuers)),
-        fetcher=HttpIssuerFetcher(policy, resolver, timeout=2) if scenario.aia else None,
+        fetcher=HttpIssuerFetcher(policy, resolver, timeout=2, allowed_ports=None)
+        if scenario.aia
+        else None,
     )
     config = ScanConfig(
         policy=policy,

@@ -10,19 +10,22 @@ it may point at cloud metadata (169.254.169.254), at the scanner's own network,
 at a redirect loop, at an endless stream or at a server that trickles one byte
 a second. Hence:
 
-- plain ``http://`` only (as Chrome's fetcher), no credentials, no ports that
-  belong to other protocols;
+- plain ``http://`` only (as Chrome's fetcher), no credentials, ports 80 and
+  8080 only unless the operator allows others (never ports that belong to
+  other protocols);
 - the host is resolved once, every address is checked by the address policy,
   and the socket connects to a checked address, so DNS rebinding gets nowhere;
   every redirect goes through the same checks;
 - one deadline for the whole fetch, redirects included, enforced on every
   socket call; the body is capped;
-- answers and failures are cached per fetcher, so one scan asks a URL once.
+- answers and failures are cached per fetcher, so one scan asks a URL once;
+- what a non-certificate answer held (status, banner, body, content type) is
+  never repeated: "not a certificate (N bytes)" is all a report says, so the
+  fetcher cannot be used to read internal pages.
 """
 
 from __future__ import annotations
 
-import http
 import http.client
 import ipaddress
 import socket
@@ -47,6 +50,8 @@ DEFAULT_MAX_BYTES = 64 * 1024
 DEFAULT_MAX_REDIRECTS = 3
 MAX_URL_LENGTH = 2048
 HTTP_PORT = 80
+# Where CAs publish issuer certificates; anything else needs the operator's word.
+DEFAULT_PORTS = frozenset({HTTP_PORT, 8080})
 USER_AGENT = "chainscan (AIA issuer fetch)"
 ACCEPT = "application/pkix-cert, application/pkcs7-mime, application/x-x509-ca-cert, */*;q=0.5"
 
@@ -84,6 +89,8 @@ class HttpIssuerFetcher:
             interrupted: the resolver's own timeout bounds that part.
         max_bytes: the largest body accepted; an issuer certificate is a few KiB.
         max_redirects: redirects followed before giving up.
+        allowed_ports: the ports a URL (or a redirect) may name; ``None``
+            allows any port but those of other protocols.
         cache: where answers are kept (URL → DER certificates or the error);
             a fresh dict by default. Only this fetcher's lock guards it, so do
             not hand one dict to two fetchers used at the same time.
@@ -98,6 +105,7 @@ class HttpIssuerFetcher:
         max_bytes: int = DEFAULT_MAX_BYTES,
         max_redirects: int = DEFAULT_MAX_REDIRECTS,
         cache: MutableMapping[str, list[bytes] | FetchError] | None = None,
+        allowed_ports: frozenset[int] | None = DEFAULT_PORTS,
     ) -> None:
         if timeout <= 0 or max_bytes <= 0 or max_redirects < 0:
             raise ValueError("timeout and max_bytes must be positive, max_redirects not negative")
@@ -106,6 +114,7 @@ class HttpIssuerFetcher:
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
+        self.allowed_ports = allowed_ports
         self._cache: MutableMapping[str, list[bytes] | FetchError] = {} if cache is None else cache
         self._lock = threading.Lock()
         self._url_locks: dict[str, threading.Lock] = {}
@@ -142,7 +151,7 @@ class HttpIssuerFetcher:
         visited = [url]
         hop = _Hop(url=url, origin=url)
         while True:
-            target = _parse_url(hop)
+            target = _parse_url(hop, self.allowed_ports)
             response = self._get(hop, target, deadline)
             if response.location is None:
                 return _certificates(hop, response)
@@ -227,7 +236,9 @@ class HttpIssuerFetcher:
                     raise hop.error(f"answered HTTP {status} without saying where to go")
                 return _Response(location=location.strip())
             if status != 200:
-                raise hop.error(f"answered HTTP {_status_words(status)} instead of a certificate")
+                # Neither the status nor the body: an internal page's answer
+                # is not chainscan's to repeat.
+                raise _not_a_certificate(hop, len(response.read(self.max_bytes)))
             announced = response.length  # None when absent, invalid or chunked
             if announced is not None and announced > self.max_bytes:
                 raise hop.error(
@@ -244,7 +255,6 @@ class HttpIssuerFetcher:
                 )
             if announced is not None and len(body) < announced:
                 raise http.client.IncompleteRead(body, announced - len(body))
-            content_type = response.getheader("Content-Type")
         except TimeoutError:
             raise self._timed_out(hop) from None
         except http.client.RemoteDisconnected:
@@ -252,17 +262,17 @@ class HttpIssuerFetcher:
         except http.client.IncompleteRead:
             raise hop.error("closed the connection before sending the whole response") from None
         except http.client.BadStatusLine as exc:
-            first = _clip(str(exc.args[0]).strip() if exc.args else "", 60)
+            # The banner of whatever listens there (SSH, Redis…) is not repeated.
+            size = len(str(exc.args[0]).encode("latin-1", "replace")) if exc.args else 0
+            raise _not_a_certificate(hop, size, "not HTTP") from None
+        except http.client.HTTPException:
+            # http.client's words may quote what the server sent: not repeated.
             raise hop.error(
-                f"answered with something that is not HTTP (its first line was {first!r})"
+                "did not return a certificate: not a certificate (invalid HTTP)"
             ) from None
-        except http.client.HTTPException as exc:
-            # http.client's words, e.g. "got more than 100 headers"; clipped,
-            # since some of them quote what the server sent.
-            raise hop.error(f"answered with invalid HTTP ({_clip(str(exc), 100)})") from None
         except OSError as exc:
             raise hop.error(f"could not be read: {exc.strerror or exc}") from None
-        return _Response(location=None, body=body, content_type=content_type)
+        return _Response(location=None, body=body)
 
     def _timed_out(self, hop: _Hop) -> FetchError:
         return hop.error(f"did not send its whole answer within {self.timeout:g} s")
@@ -329,10 +339,9 @@ class _Response:
 
     location: str | None
     body: bytes = b""
-    content_type: str | None = None
 
 
-def _parse_url(hop: _Hop) -> _Target:
+def _parse_url(hop: _Hop, allowed_ports: frozenset[int] | None) -> _Target:
     """Accept a plain-HTTP URL to a valid host and port, or say why not."""
     url = hop.url
     if len(url) > MAX_URL_LENGTH:
@@ -377,6 +386,13 @@ def _parse_url(hop: _Hop) -> _Target:
             f"points at port {target.port}, which belongs to another protocol (mail, SSH, DNS…); "
             "chainscan does not send HTTP requests there"
         )
+    if allowed_ports is not None and target.port not in allowed_ports:
+        shown = " and ".join(str(p) for p in sorted(allowed_ports))
+        raise hop.error(
+            f"points at port {target.port}; chainscan fetches issuer certificates from "
+            f"{'ports' if len(allowed_ports) > 1 else 'port'} {shown} only (the operator can "
+            "allow others with CHAINSCAN_AIA_ALLOWED_PORTS)"
+        )
     path = parts.path or "/"
     if parts.query:
         path = f"{path}?{parts.query}"
@@ -398,9 +414,14 @@ def _certificates(hop: _Hop, response: _Response) -> list[bytes]:
     # A PEM block with broken base64 comes back raw: not an issuer we can use.
     certificates = [der for der in found if load_certificate(der) is not None]
     if not certificates:
-        kind = _content_type(response.content_type)
-        raise hop.error(f"did not return a certificate (got {kind}, {len(body)} bytes)")
+        raise _not_a_certificate(hop, len(body))
     return certificates
+
+
+def _not_a_certificate(hop: _Hop, size: int, what: str = "") -> FetchError:
+    """The one thing said about an answer that is not a certificate: its size."""
+    extra = f", {what}" if what else ""
+    return hop.error(f"did not return a certificate: not a certificate ({size} bytes{extra})")
 
 
 class _PinnedConnection(http.client.HTTPConnection):
@@ -469,26 +490,6 @@ def _connect_failure(address: str, port: int, exc: OSError) -> str:
     if isinstance(exc, ConnectionRefusedError):
         return f"{where} refused the connection (nothing listens there)"
     return f"could not connect to {where} ({exc.strerror or exc})"
-
-
-def _status_words(status: int) -> str:
-    # The server's own reason phrase is hostile text; use the standard one.
-    try:
-        return f"{status} ({http.HTTPStatus(status).phrase})"
-    except ValueError:
-        return str(status)
-
-
-def _content_type(value: str | None) -> str:
-    if not value:
-        return "no content type"
-    return _clip(value.split(";", 1)[0].strip(), 60) or "no content type"
-
-
-def _clip(text: str, limit: int) -> str:
-    """Server-sent text fit for a message: printable ASCII only, length capped."""
-    shown = "".join(c if " " <= c < "\x7f" else "?" for c in text[:limit])
-    return shown if len(text) <= limit else f"{shown}…"
 
 
 def _size(limit: int) -> str:

@@ -17,7 +17,7 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-from .aia import HttpIssuerFetcher
+from .aia import DEFAULT_PORTS, HttpIssuerFetcher
 from .analysis import AnalysisLimits, analyse
 from .certs import BundleError, read_bundle
 from .network import ProbeLimits
@@ -70,7 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument(
         "--allow-private",
         action="store_true",
-        help="allow loopback and private addresses (your own network)",
+        help="allow loopback and private addresses (your own network), and issuer URLs there "
+        "on any port",
     )
     scan.add_argument("--timeout", type=float, default=10.0, help="handshake timeout, seconds")
     scan.add_argument("--no-aia", action="store_true", help="do not fetch missing issuers")
@@ -84,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--allow-private",
         action="store_true",
-        help="allow issuer URLs on loopback and private addresses",
+        help="allow issuer URLs on loopback and private addresses, on any port",
     )
     trust_options(check)
     return parser
@@ -129,8 +130,16 @@ def cmd_scan(args: argparse.Namespace) -> Report:
             handshake_timeout=args.timeout,
         ),
     )
-    seams = Seams(fetcher=None if args.no_aia else HttpIssuerFetcher(policy=policy))
+    seams = Seams(fetcher=None if args.no_aia else _fetcher(args.allow_private))
     return run_scan(target, trust=_trust(args), config=config, seams=seams, pin=args.ip)
+
+
+def _fetcher(allow_private: bool) -> HttpIssuerFetcher:
+    """Issuer URLs: public addresses on ports 80/8080, or anywhere with --allow-private."""
+    return HttpIssuerFetcher(
+        AddressPolicy(allow_private=allow_private),
+        allowed_ports=None if allow_private else DEFAULT_PORTS,
+    )
 
 
 def cmd_check(args: argparse.Namespace) -> Report:
@@ -150,9 +159,7 @@ def cmd_check(args: argparse.Namespace) -> Report:
             raise UsageError(str(exc)) from None
     at = _parse_at(args.at)
     trust = _trust(args)
-    fetcher = (
-        None if args.no_aia else HttpIssuerFetcher(AddressPolicy(allow_private=args.allow_private))
-    )
+    fetcher = None if args.no_aia else _fetcher(args.allow_private)
     analysis = analyse(
         served, hostname=host, trust=trust, at=at, fetcher=fetcher, limits=AnalysisLimits()
     )

@@ -31,10 +31,17 @@ from scans.engine.network import StaticResolver
 from scans.engine.policy import AddressPolicy
 
 LOOPBACK = AddressPolicy(allowed_networks=("127.0.0.0/8", "::1/128"))
+SECRET = b"SECRET-INTERNAL-BANNER"
 OPEN = AddressPolicy(allow_private=True)
 HTML = b"<!doctype html><title>Moved</title><p>Our certificates moved to the new portal.</p>"
 # Whitespace bytes as bytes.strip() knows them.
 WHITESPACE = b" \t\n\r\x0b\x0c"
+
+
+def AnyPort(*args: Any, **kwargs: Any) -> HttpIssuerFetcher:
+    """The fetcher with its port rule lifted: the test server listens on a random port."""
+    kwargs.setdefault("allowed_ports", None)
+    return HttpIssuerFetcher(*args, **kwargs)
 
 
 # --- certificates ---------------------------------------------------------------------------
@@ -229,6 +236,10 @@ ROUTES: dict[str, Callable[[Handler], None]] = {
         200, b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n", "text/plain"
     ),
     "/gone": lambda h: h.answer(410, b"gone", "text/plain"),
+    "/secret-page": lambda h: h.answer(200, SECRET + b" admin console", "text/x-secret"),
+    "/secret-error": lambda h: h.answer(500, SECRET + b" stack trace", "text/x-secret"),
+    "/secret-banner": lambda h: h.wfile.write(SECRET + b" ready\r\n"),
+    "/to-port-9999": lambda h: h.redirect("http://127.0.0.1:9999/der"),
     "/stall": _stall,
     "/trickle": _trickle,
     "/endless": _endless,
@@ -316,27 +327,27 @@ def _refusal(fetcher: HttpIssuerFetcher, url: str) -> str:
 
 
 def test_it_fetches_a_der_certificate(server: Server, certs: Certs) -> None:
-    assert HttpIssuerFetcher(OPEN).fetch(server.url("/der")) == [certs.der]
+    assert AnyPort(OPEN).fetch(server.url("/der")) == [certs.der]
 
 
 def test_it_fetches_a_pem_certificate(server: Server, certs: Certs) -> None:
-    assert HttpIssuerFetcher(OPEN).fetch(server.url("/pem")) == [certs.der]
+    assert AnyPort(OPEN).fetch(server.url("/pem")) == [certs.der]
 
 
 def test_it_fetches_every_certificate_of_a_pkcs7_bundle(server: Server, certs: Certs) -> None:
-    fetched = HttpIssuerFetcher(OPEN).fetch(server.url("/p7c"))
+    fetched = AnyPort(OPEN).fetch(server.url("/p7c"))
 
     assert sorted(fetched) == sorted([certs.der, _der(certs.root)])
 
 
 def test_it_reads_a_chunked_response(server: Server, certs: Certs) -> None:
-    assert HttpIssuerFetcher(OPEN).fetch(server.url("/chunked")) == [certs.der]
+    assert AnyPort(OPEN).fetch(server.url("/chunked")) == [certs.der]
 
 
 def test_it_keeps_a_der_certificate_whose_last_byte_looks_like_whitespace(
     server: Server, certs: Certs
 ) -> None:
-    fetched = HttpIssuerFetcher(OPEN).fetch(server.url("/ws"))
+    fetched = AnyPort(OPEN).fetch(server.url("/ws"))
 
     assert fetched == [certs.der_ending_in_whitespace]
 
@@ -345,7 +356,7 @@ def test_it_connects_to_the_checked_address_and_sends_the_original_host_name(
     server: Server, certs: Certs, connects: list[tuple[str, int]]
 ) -> None:
     resolver = CountingResolver({"ca.test": ["127.0.0.1"]})
-    fetcher = HttpIssuerFetcher(LOOPBACK, resolver)
+    fetcher = AnyPort(LOOPBACK, resolver)
 
     assert fetcher.fetch(f"http://ca.test:{server.port}/der") == [certs.der]
     assert resolver.calls == ["ca.test"]  # one lookup: nothing to rebind
@@ -354,7 +365,7 @@ def test_it_connects_to_the_checked_address_and_sends_the_original_host_name(
 
 
 def test_it_sends_the_path_and_query_of_the_url(server: Server) -> None:
-    HttpIssuerFetcher(OPEN).fetch(server.url("/der?serial=1"))
+    AnyPort(OPEN).fetch(server.url("/der?serial=1"))
 
     assert server.paths() == ["/der?serial=1"]
 
@@ -365,24 +376,28 @@ def test_it_sends_the_path_and_query_of_the_url(server: Server) -> None:
 def test_it_reports_an_http_error_status(server: Server) -> None:
     url = server.url("/gone")
 
-    message = _refusal(HttpIssuerFetcher(OPEN), url)
+    message = _refusal(AnyPort(OPEN), url)
 
-    assert message == f"The issuer URL {url} answered HTTP 410 (Gone) instead of a certificate."
+    # The status is what the server chose to answer: not echoed, like its body.
+    assert (
+        message
+        == f"The issuer URL {url} did not return a certificate: not a certificate (4 bytes)."
+    )
 
 
 def test_it_says_what_came_instead_of_a_certificate(server: Server) -> None:
     url = server.url("/html")
 
-    message = _refusal(HttpIssuerFetcher(OPEN), url)
+    message = _refusal(AnyPort(OPEN), url)
 
     assert message == (
-        f"The issuer URL {url} did not return a certificate (got text/html, {len(HTML)} bytes)."
+        f"The issuer URL {url} did not return a certificate: not a certificate ({len(HTML)} bytes)."
     )
 
 
 @pytest.mark.parametrize("path", ["/empty", "/bad-pem"])
 def test_it_refuses_a_body_with_no_readable_certificate(server: Server, path: str) -> None:
-    message = _refusal(HttpIssuerFetcher(OPEN), server.url(path))
+    message = _refusal(AnyPort(OPEN), server.url(path))
 
     assert "did not return a certificate" in message
 
@@ -390,7 +405,7 @@ def test_it_refuses_a_body_with_no_readable_certificate(server: Server, path: st
 def test_it_gives_up_on_a_server_that_stalls_after_the_headers(server: Server) -> None:
     started = time.monotonic()
 
-    message = _refusal(HttpIssuerFetcher(OPEN, timeout=1.0), server.url("/stall"))
+    message = _refusal(AnyPort(OPEN, timeout=1.0), server.url("/stall"))
 
     assert time.monotonic() - started < 2.0
     assert message == (
@@ -403,7 +418,7 @@ def test_it_gives_up_on_a_server_that_trickles_bytes(server: Server) -> None:
     # for the whole fetch ends this.
     started = time.monotonic()
 
-    message = _refusal(HttpIssuerFetcher(OPEN, timeout=1.0), server.url("/trickle"))
+    message = _refusal(AnyPort(OPEN, timeout=1.0), server.url("/trickle"))
 
     assert time.monotonic() - started < 2.0
     assert "did not send its whole answer within 1 s" in message
@@ -413,7 +428,7 @@ def test_it_gives_up_on_a_server_that_trickles_bytes(server: Server) -> None:
 def test_it_stops_reading_a_response_that_never_ends(server: Server, path: str) -> None:
     started = time.monotonic()
 
-    message = _refusal(HttpIssuerFetcher(OPEN), server.url(path))
+    message = _refusal(AnyPort(OPEN), server.url(path))
 
     assert time.monotonic() - started < 6.0
     assert message == (
@@ -423,27 +438,73 @@ def test_it_stops_reading_a_response_that_never_ends(server: Server, path: str) 
 
 
 def test_it_refuses_a_huge_content_length_before_reading_the_body(server: Server) -> None:
-    message = _refusal(HttpIssuerFetcher(OPEN), server.url("/huge-length"))
+    message = _refusal(AnyPort(OPEN), server.url("/huge-length"))
 
     assert f"announced a response of {1024**3} bytes, larger than 64 KiB" in message
 
 
 def test_it_honours_a_smaller_size_cap(server: Server) -> None:
-    message = _refusal(HttpIssuerFetcher(OPEN, max_bytes=100), server.url("/chunked"))
+    message = _refusal(AnyPort(OPEN, max_bytes=100), server.url("/chunked"))
 
     assert "larger than 100 bytes" in message
 
 
 def test_it_reports_a_response_cut_short(server: Server) -> None:
-    message = _refusal(HttpIssuerFetcher(OPEN), server.url("/truncated"))
+    message = _refusal(AnyPort(OPEN), server.url("/truncated"))
 
     assert "closed the connection before sending the whole response" in message
 
 
 def test_it_reports_a_server_that_does_not_speak_http(server: Server) -> None:
-    message = _refusal(HttpIssuerFetcher(OPEN), server.url("/not-http"))
+    message = _refusal(AnyPort(OPEN), server.url("/not-http"))
 
-    assert "answered with something that is not HTTP (its first line was 'SSH-2.0-" in message
+    assert "did not return a certificate: not a certificate (21 bytes, not HTTP)" in message
+    assert "SSH" not in message
+
+
+@pytest.mark.parametrize("path", ["/secret-page", "/secret-error", "/secret-banner"])
+def test_nothing_a_non_certificate_answer_held_is_echoed(server: Server, path: str) -> None:
+    message = _refusal(AnyPort(OPEN), server.url(path))
+
+    assert "not a certificate (" in message
+    for leaked in ("SECRET", "admin", "stack", "ready", "x-secret", "500"):
+        assert leaked not in message
+
+
+# --- the ports issuer URLs may use ---------------------------------------------------------
+
+
+def test_issuer_urls_use_ports_80_and_8080_unless_the_operator_allows_others(
+    server: Server, connects: list[tuple[str, int]]
+) -> None:
+    url = server.url("/der")
+
+    message = _refusal(HttpIssuerFetcher(OPEN), url)
+
+    assert message == (
+        f"The issuer URL {url} points at port {server.port}; chainscan fetches issuer "
+        "certificates from ports 80 and 8080 only (the operator can allow others with "
+        "CHAINSCAN_AIA_ALLOWED_PORTS)."
+    )
+    assert connects == []
+
+
+def test_an_allowed_port_is_fetched(server: Server, certs: Certs) -> None:
+    fetcher = HttpIssuerFetcher(OPEN, allowed_ports=frozenset({80, 8080, server.port}))
+
+    assert fetcher.fetch(server.url("/der")) == [certs.der]
+
+
+def test_a_redirect_to_a_port_that_is_not_allowed_is_refused(
+    server: Server, connects: list[tuple[str, int]]
+) -> None:
+    fetcher = HttpIssuerFetcher(OPEN, allowed_ports=frozenset({80, 8080, server.port}))
+
+    message = _refusal(fetcher, server.url("/to-port-9999"))
+
+    assert "http://127.0.0.1:9999/der (reached by following redirects" in message
+    assert "points at port 9999" in message
+    assert connects == [("127.0.0.1", server.port)]
 
 
 def test_it_reports_a_refused_connection() -> None:
@@ -451,13 +512,13 @@ def test_it_reports_a_refused_connection() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed again before the fetch: nothing listens
 
-    message = _refusal(HttpIssuerFetcher(OPEN), f"http://127.0.0.1:{port}/ca.crt")
+    message = _refusal(AnyPort(OPEN), f"http://127.0.0.1:{port}/ca.crt")
 
     assert f"127.0.0.1:{port} refused the connection" in message
 
 
 def test_it_reports_a_name_that_does_not_exist(connects: list[tuple[str, int]]) -> None:
-    fetcher = HttpIssuerFetcher(OPEN, StaticResolver({}))
+    fetcher = AnyPort(OPEN, StaticResolver({}))
 
     message = _refusal(fetcher, "http://nowhere.test/ca.crt")
 
@@ -472,18 +533,18 @@ def test_it_reports_a_name_that_does_not_exist(connects: list[tuple[str, int]]) 
 
 
 def test_it_follows_a_redirect_to_another_path(server: Server, certs: Certs) -> None:
-    assert HttpIssuerFetcher(OPEN).fetch(server.url("/redirect")) == [certs.der]
+    assert AnyPort(OPEN).fetch(server.url("/redirect")) == [certs.der]
     assert server.paths() == ["/redirect", "/der"]
 
 
 def test_it_follows_a_permanent_redirect_to_an_absolute_url(server: Server, certs: Certs) -> None:
-    assert HttpIssuerFetcher(OPEN).fetch(server.url("/redirect-301")) == [certs.der]
+    assert AnyPort(OPEN).fetch(server.url("/redirect-301")) == [certs.der]
 
 
 def test_it_resolves_and_checks_the_name_a_redirect_points_at(server: Server, certs: Certs) -> None:
     resolver = CountingResolver({"ca.test": ["127.0.0.1"]})
 
-    fetched = HttpIssuerFetcher(LOOPBACK, resolver).fetch(server.url("/redirect-named"))
+    fetched = AnyPort(LOOPBACK, resolver).fetch(server.url("/redirect-named"))
 
     assert fetched == [certs.der]
     assert server.seen[-1] == ("/der", f"ca.test:{server.port}")
@@ -494,25 +555,25 @@ def test_it_resolves_and_checks_the_name_a_redirect_points_at(server: Server, ce
     [("/loop", ["/loop", "/loop"]), ("/loop-a", ["/loop-a", "/loop-b", "/loop-a"])],
 )
 def test_it_reports_a_redirect_loop(server: Server, path: str, loop: list[str]) -> None:
-    message = _refusal(HttpIssuerFetcher(OPEN, max_redirects=5), server.url(path))
+    message = _refusal(AnyPort(OPEN, max_redirects=5), server.url(path))
 
     chain = " → ".join(server.url(p) for p in loop)
     assert message == f"The issuer URL {server.url(path)} redirects in a loop: {chain}."
 
 
 def test_it_stops_after_too_many_redirects(server: Server) -> None:
-    message = _refusal(HttpIssuerFetcher(OPEN, max_redirects=3), server.url("/hop/1"))
+    message = _refusal(AnyPort(OPEN, max_redirects=3), server.url("/hop/1"))
 
     assert "redirected more than 3 times" in message
     assert server.paths() == ["/hop/1", "/hop/2", "/hop/3", "/hop/4"]
 
 
 def test_it_follows_as_many_redirects_as_allowed(server: Server, certs: Certs) -> None:
-    assert HttpIssuerFetcher(OPEN, max_redirects=5).fetch(server.url("/hop/1")) == [certs.der]
+    assert AnyPort(OPEN, max_redirects=5).fetch(server.url("/hop/1")) == [certs.der]
 
 
 def test_it_reports_a_redirect_that_says_not_where(server: Server) -> None:
-    message = _refusal(HttpIssuerFetcher(OPEN), server.url("/no-location"))
+    message = _refusal(AnyPort(OPEN), server.url("/no-location"))
 
     assert "answered HTTP 302 without saying where to go" in message
 
@@ -522,7 +583,7 @@ def test_it_refuses_a_redirect_to_cloud_metadata(
 ) -> None:
     url = server.url("/to-metadata")
 
-    message = _refusal(HttpIssuerFetcher(LOOPBACK), url)
+    message = _refusal(AnyPort(LOOPBACK), url)
 
     assert message.startswith(
         "The issuer URL http://169.254.169.254/latest/meta-data/ (reached by following "
@@ -545,7 +606,7 @@ def test_it_refuses_a_redirect_it_would_refuse_as_a_url(
     server: Server, connects: list[tuple[str, int]], path: str, reason: str
 ) -> None:
     policy = AddressPolicy(allowed_networks=("127.0.0.0/8",))
-    fetcher = HttpIssuerFetcher(policy, StaticResolver({"internal.test": ["10.0.0.1"]}))
+    fetcher = AnyPort(policy, StaticResolver({"internal.test": ["10.0.0.1"]}))
 
     message = _refusal(fetcher, server.url(path))
 
@@ -562,7 +623,7 @@ def test_it_refuses_loopback_under_the_default_policy_without_connecting(
 ) -> None:
     url = server.url("/der")
 
-    message = _refusal(HttpIssuerFetcher(AddressPolicy()), url)
+    message = _refusal(AnyPort(AddressPolicy()), url)
 
     assert message.startswith(
         f"The issuer URL {url} was not fetched: 127.0.0.1 is a loopback address; chainscan "
@@ -575,15 +636,13 @@ def test_it_refuses_loopback_under_the_default_policy_without_connecting(
 def test_it_fetches_from_loopback_when_private_addresses_are_allowed(
     server: Server, certs: Certs
 ) -> None:
-    assert HttpIssuerFetcher(AddressPolicy(allow_private=True)).fetch(server.url("/der")) == [
-        certs.der
-    ]
+    assert AnyPort(AddressPolicy(allow_private=True)).fetch(server.url("/der")) == [certs.der]
 
 
 def test_it_fetches_from_an_allowlisted_network(server: Server, certs: Certs) -> None:
     policy = AddressPolicy(allowed_networks=("127.0.0.0/24",))
 
-    assert HttpIssuerFetcher(policy).fetch(server.url("/der")) == [certs.der]
+    assert AnyPort(policy).fetch(server.url("/der")) == [certs.der]
 
 
 def test_it_refuses_what_the_allowlist_does_not_cover(
@@ -591,7 +650,7 @@ def test_it_refuses_what_the_allowlist_does_not_cover(
 ) -> None:
     policy = AddressPolicy(allowed_networks=("10.20.0.0/16",))
 
-    message = _refusal(HttpIssuerFetcher(policy), server.url("/der"))
+    message = _refusal(AnyPort(policy), server.url("/der"))
 
     assert "127.0.0.1 is a loopback address" in message
     assert connects == []
@@ -610,7 +669,7 @@ def test_it_refuses_what_the_allowlist_does_not_cover(
 def test_it_refuses_a_name_that_resolves_to_a_blocked_address_before_connecting(
     connects: list[tuple[str, int]], address: str, reason: str
 ) -> None:
-    fetcher = HttpIssuerFetcher(AddressPolicy(), StaticResolver({"ca.test": [address]}))
+    fetcher = AnyPort(AddressPolicy(), StaticResolver({"ca.test": [address]}))
 
     message = _refusal(fetcher, "http://ca.test/ca.crt")
 
@@ -625,7 +684,7 @@ def test_it_refuses_a_name_if_any_of_its_addresses_is_blocked(
     server: Server, connects: list[tuple[str, int]]
 ) -> None:
     resolver = StaticResolver({"ca.test": ["127.0.0.1", "169.254.169.254"]})
-    fetcher = HttpIssuerFetcher(LOOPBACK, resolver)
+    fetcher = AnyPort(LOOPBACK, resolver)
 
     message = _refusal(fetcher, f"http://ca.test:{server.port}/der")
 
@@ -638,7 +697,7 @@ def test_it_tries_the_next_address_when_one_refuses(server: Server, certs: Certs
     # where IPv6 is off); either way the next address is tried.
     resolver = StaticResolver({"ca.test": ["::1", "127.0.0.1"]})
 
-    fetched = HttpIssuerFetcher(LOOPBACK, resolver).fetch(f"http://ca.test:{server.port}/der")
+    fetched = AnyPort(LOOPBACK, resolver).fetch(f"http://ca.test:{server.port}/der")
 
     assert fetched == [certs.der]
 
@@ -674,7 +733,7 @@ def test_it_refuses_urls_it_will_not_fetch(
 ) -> None:
     resolver = CountingResolver({"ca.test": ["127.0.0.1"]})
 
-    message = _refusal(HttpIssuerFetcher(OPEN, resolver), url)
+    message = _refusal(AnyPort(OPEN, resolver), url)
 
     assert message.startswith("The issuer URL ")
     assert reason in message
@@ -683,7 +742,7 @@ def test_it_refuses_urls_it_will_not_fetch(
 
 
 def test_it_shows_a_hostile_url_escaped_and_shortened() -> None:
-    message = _refusal(HttpIssuerFetcher(OPEN), "http://ca.test/\x1b[31m" + "a" * 3000)
+    message = _refusal(AnyPort(OPEN), "http://ca.test/\x1b[31m" + "a" * 3000)
 
     assert "\x1b" not in message
     assert "http://ca.test/%1B[31maaa" in message
@@ -694,7 +753,7 @@ def test_it_shows_a_hostile_url_escaped_and_shortened() -> None:
 
 
 def test_it_fetches_each_url_once_per_fetcher(server: Server, certs: Certs) -> None:
-    fetcher = HttpIssuerFetcher(OPEN)
+    fetcher = AnyPort(OPEN)
 
     first = fetcher.fetch(server.url("/der"))
     first.clear()  # a caller's changes do not reach the cache
@@ -705,7 +764,7 @@ def test_it_fetches_each_url_once_per_fetcher(server: Server, certs: Certs) -> N
 
 
 def test_it_remembers_a_failure_too(server: Server) -> None:
-    fetcher = HttpIssuerFetcher(OPEN)
+    fetcher = AnyPort(OPEN)
 
     messages = {_refusal(fetcher, server.url("/gone")) for _ in range(3)}
 
@@ -716,7 +775,7 @@ def test_it_remembers_a_failure_too(server: Server) -> None:
 def test_it_fetches_a_url_once_when_threads_ask_at_the_same_time(
     server: Server, certs: Certs
 ) -> None:
-    fetcher = HttpIssuerFetcher(OPEN)
+    fetcher = AnyPort(OPEN)
     results: list[list[bytes]] = []
 
     threads = [
@@ -734,15 +793,15 @@ def test_it_fetches_a_url_once_when_threads_ask_at_the_same_time(
 
 def test_it_uses_a_cache_it_is_given(server: Server, certs: Certs) -> None:
     cache: dict[str, list[bytes] | FetchError] = {}
-    HttpIssuerFetcher(OPEN, cache=cache).fetch(server.url("/der"))
+    AnyPort(OPEN, cache=cache).fetch(server.url("/der"))
 
-    assert HttpIssuerFetcher(OPEN, cache=cache).fetch(server.url("/der")) == [certs.der]
+    assert AnyPort(OPEN, cache=cache).fetch(server.url("/der")) == [certs.der]
     assert server.paths() == ["/der"]
 
 
 def test_it_refuses_limits_that_make_no_sense() -> None:
     with pytest.raises(ValueError):
-        HttpIssuerFetcher(OPEN, timeout=0)
+        AnyPort(OPEN, timeout=0)
 
 
 # --- the fake for other tests ---------------------------------------------------------------
