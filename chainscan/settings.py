@@ -427,6 +427,8 @@ def _ports(name: str, default: list[str]) -> list[int] | None:
 
 
 CHAINSCAN_AIA_ALLOWED_PORTS = _ports("CHAINSCAN_AIA_ALLOWED_PORTS", ["80", "8080"])
+# Issuer downloads for one whole scan (all addresses), within the scan's deadline.
+CHAINSCAN_AIA_MAX_FETCHES_PER_SCAN = env_int("CHAINSCAN_AIA_MAX_FETCHES_PER_SCAN", 8, minimum=0)
 
 CACHES = {
     "default": (

@@ -65,6 +65,7 @@ def scan_config() -> ScanConfig:
         scan_timeout=settings.CHAINSCAN_SCAN_TIMEOUT,
         max_addresses=settings.CHAINSCAN_MAX_ADDRESSES,
         parallelism=settings.CHAINSCAN_SCAN_PARALLELISM,
+        max_aia_fetches=settings.CHAINSCAN_AIA_MAX_FETCHES_PER_SCAN,
     )
 
 

@@ -108,7 +108,7 @@ def make_cert(
     not_after: dt.datetime = NOW + 365 * DAY,
     san: Sequence[str] | None = None,
     eku: Sequence[x509.ObjectIdentifier] | None = None,
-    aia: str | None = None,
+    aia: str | Sequence[str] | None = None,
     permitted_dns: Sequence[str] | None = None,
     path_length: int | None = None,
     hash_name: str = "sha256",
@@ -119,7 +119,7 @@ def make_cert(
         san: DNS names or IP literals; ``None`` leaves the extension out.
         eku: Extended Key Usage OIDs; ``None`` means serverAuth for leaves and
             no extension for CAs.
-        aia: a caIssuers URL pointing at the issuer's certificate.
+        aia: caIssuers URL(s) pointing at the issuer's certificate.
         permitted_dns: name constraints (permitted DNS subtrees) for a CA.
         hash_name: ``sha256``, ``sha384``, or ``sha1``/``md5`` (RSA issuers only).
     """
@@ -154,8 +154,9 @@ def make_cert(
                 [
                     x509.AccessDescription(
                         AuthorityInformationAccessOID.CA_ISSUERS,
-                        x509.UniformResourceIdentifier(aia),
+                        x509.UniformResourceIdentifier(url),
                     )
+                    for url in ([aia] if isinstance(aia, str) else aia)
                 ]
             ),
             critical=False,

@@ -13,6 +13,7 @@ import time
 import pytest
 from django.urls import reverse
 
+from scans.engine.aia import HttpIssuerFetcher
 from scans.engine.analysis import AnalysisLimits
 from scans.engine.network import OpenSSLProber, ProbeLimits, StaticResolver
 from scans.engine.policy import AddressPolicy
@@ -20,7 +21,9 @@ from scans.engine.scan import ScanConfig, Seams, run_scan
 from scans.engine.targets import Target
 from scans.engine.trust import empty_store
 from scans.models import Scan
+from tests import pki
 from tests.conftest import wait_for_scan
+from tests.httpserver import Tarpit
 from tests.tlsserver import TLSServer, hostile_names_chain, huge_cert_chain, many_certs_chain
 
 HOST = "hostile.chainscan.test"
@@ -155,3 +158,78 @@ def test_a_scan_keeps_at_most_its_parallelism_of_handshakes_in_flight(parallelis
     assert len(report.endpoints) == 5  # four addresses and the no-SNI probe
     assert all(e.served for e in report.endpoints)
     assert prober.most == min(parallelism, 5)
+
+
+def _tarpit_host(tarpit: Tarpit, count: int, urls: int):  # type: ignore[no-untyped-def]
+    """``count`` addresses of one host, each serving its own leaf whose issuer is not
+    served and whose ``urls`` AIA URLs all lead to a server that never answers."""
+    root = pki.root("Tarpit Root")
+    inter = pki.intermediate("Tarpit CA", root)
+    servers: list[TLSServer] = []
+    for i in range(count):
+        address = f"127.0.0.{i + 2}"
+        leaf = pki.leaf(
+            HOST,
+            inter,
+            key=pki.key_for(f"tarpit-{i}"),
+            aia=[tarpit.url(f"/{address}/{n}.der") for n in range(urls)],
+        )
+        port = servers[0].port if servers else 0
+        servers.append(TLSServer([leaf.der], leaf.key, host=address, port=port).start())
+    return servers
+
+
+def _tarpit_scan(servers, *, scan_timeout: float, per_scan: int):  # type: ignore[no-untyped-def]
+    config = ScanConfig(
+        policy=AddressPolicy(allow_private=True),
+        probe=LIMITS,
+        scan_timeout=scan_timeout,
+        max_aia_fetches=per_scan,
+    )
+    resolver = StaticResolver({HOST: [s.address for s in servers]})
+    fetcher = HttpIssuerFetcher(AddressPolicy(allow_private=True), timeout=2, allowed_ports=None)
+    started = time.monotonic()
+    report = run_scan(
+        Target(HOST, servers[0].port),
+        trust=empty_store(),
+        config=config,
+        seams=Seams(resolver=resolver, fetcher=fetcher),
+    )
+    return report, time.monotonic() - started
+
+
+def _aia_details(report) -> str:  # type: ignore[no-untyped-def]
+    return " ".join(
+        f.detail for e in report.endpoints for f in e.findings if f.code == "aia-fetch-failed"
+    )
+
+
+def test_a_host_of_tarpit_issuer_urls_costs_the_scan_its_fetch_cap_and_says_so():
+    """Six addresses, six leaves, eight tarpit AIA URLs each: without a per-scan
+    budget that was 4 fetches × 2 s per endpoint, ~56 s; now 3 fetches in all."""
+    with Tarpit() as tarpit:
+        servers = _tarpit_host(tarpit, count=6, urls=8)
+        try:
+            report, elapsed = _tarpit_scan(servers, scan_timeout=30, per_scan=3)
+        finally:
+            for server in servers:
+                server.stop()
+        assert tarpit.connections == 3
+    assert report.error is None
+    assert all(e.served for e in report.endpoints)
+    assert "the scan's AIA budget was used up (3 fetches per scan)" in _aia_details(report)
+    assert elapsed < 3 * 2 + 10  # three 2 s timeouts and the handshakes, far below ~56 s
+
+
+def test_a_host_of_tarpit_issuer_urls_stops_fetching_at_the_scan_deadline_and_says_so():
+    with Tarpit() as tarpit:
+        servers = _tarpit_host(tarpit, count=6, urls=8)
+        try:
+            report, elapsed = _tarpit_scan(servers, scan_timeout=3, per_scan=100)
+        finally:
+            for server in servers:
+                server.stop()
+    assert report.error is None
+    assert all(e.served for e in report.endpoints)
+    assert "the scan's AIA budget was used up (its 3 s deadline had passed)" in _aia_details(report)
+    assert elapsed < 3 + 5

@@ -119,8 +119,12 @@ class HttpIssuerFetcher:
         self._lock = threading.Lock()
         self._url_locks: dict[str, threading.Lock] = {}
 
-    def fetch(self, url: str) -> list[bytes]:
+    def fetch(self, url: str, *, deadline: float | None = None) -> list[bytes]:
         """Return the DER certificates served at ``url`` (usually one).
+
+        Args:
+            deadline: a ``time.monotonic()`` moment the fetch must end by, if
+                sooner than its own timeout (the scan's deadline).
 
         Raises:
             FetchError: with a sentence naming the URL and what went wrong.
@@ -134,7 +138,7 @@ class HttpIssuerFetcher:
                 answer = self._cache.get(url)
             if answer is None:
                 try:
-                    answer = self._fetch(url)
+                    answer = self._fetch(url, deadline)
                 except FetchError as exc:
                     # Keep the words only: the traceback would hold sockets alive.
                     answer = FetchError(str(exc))
@@ -146,8 +150,11 @@ class HttpIssuerFetcher:
             raise FetchError(str(answer))
         return list(answer)
 
-    def _fetch(self, url: str) -> list[bytes]:
-        deadline = time.monotonic() + self.timeout
+    def _fetch(self, url: str, scan_deadline: float | None) -> list[bytes]:
+        own = time.monotonic() + self.timeout
+        deadline = _Deadline(own, f"did not send its whole answer within {self.timeout:g} s")
+        if scan_deadline is not None and scan_deadline < own:
+            deadline = _Deadline(scan_deadline, "did not answer before the scan's deadline")
         visited = [url]
         hop = _Hop(url=url, origin=url)
         while True:
@@ -195,26 +202,28 @@ class HttpIssuerFetcher:
                 raise hop.error(f"was not fetched: {name}{exc}") from None
         return checked
 
-    def _get(self, hop: _Hop, target: _Target, deadline: float) -> _Response:
+    def _get(self, hop: _Hop, target: _Target, deadline: _Deadline) -> _Response:
         errors: list[str] = []
         for address in self._addresses(hop, target):
             # Like browsers, try the next address when one refuses; the shared
             # deadline bounds the total.
-            connection = _PinnedConnection(target, address, deadline)
+            connection = _PinnedConnection(target, address, deadline.at)
             try:
                 try:
                     connection.connect()
                 except TimeoutError:
-                    raise self._timed_out(hop) from None
+                    raise hop.error(deadline.words) from None
                 except OSError as exc:
                     errors.append(_connect_failure(address, target.port, exc))
                     continue
-                return self._exchange(hop, target, connection)
+                return self._exchange(hop, target, connection, deadline)
             finally:
                 connection.close()
         raise hop.error(f"could not be fetched: {'; '.join(errors)}")
 
-    def _exchange(self, hop: _Hop, target: _Target, connection: _PinnedConnection) -> _Response:
+    def _exchange(
+        self, hop: _Hop, target: _Target, connection: _PinnedConnection, deadline: _Deadline
+    ) -> _Response:
         """Send the GET and read the answer, within the limits."""
         try:
             connection.request(
@@ -256,7 +265,7 @@ class HttpIssuerFetcher:
             if announced is not None and len(body) < announced:
                 raise http.client.IncompleteRead(body, announced - len(body))
         except TimeoutError:
-            raise self._timed_out(hop) from None
+            raise hop.error(deadline.words) from None
         except http.client.RemoteDisconnected:
             raise hop.error("closed the connection without answering") from None
         except http.client.IncompleteRead:
@@ -273,9 +282,6 @@ class HttpIssuerFetcher:
         except OSError as exc:
             raise hop.error(f"could not be read: {exc.strerror or exc}") from None
         return _Response(location=None, body=body)
-
-    def _timed_out(self, hop: _Hop) -> FetchError:
-        return hop.error(f"did not send its whole answer within {self.timeout:g} s")
 
 
 class DictIssuerFetcher:
@@ -301,6 +307,14 @@ class DictIssuerFetcher:
         if isinstance(answer, Exception):
             raise answer
         return list(answer)
+
+
+@dataclass(frozen=True)
+class _Deadline:
+    """When a fetch must end (``time.monotonic()``), and what to say if it does not."""
+
+    at: float
+    words: str
 
 
 @dataclass(frozen=True)

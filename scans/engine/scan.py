@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
+from .aia import HttpIssuerFetcher
 from .analysis import AnalysisLimits, IssuerFetcher, IssuerSource, analyse
+from .errors import FetchError
 from .findings import LEGACY, make_finding
 from .network import (
     OpenSSLProber,
@@ -38,10 +41,15 @@ class ScanConfig:
     """Everything a scan may do, decided by the operator.
 
     Attributes:
-        scan_timeout: wall-clock budget for the whole scan; endpoints not done
-            by then are reported as timed out.
+        scan_timeout: wall-clock budget for the whole scan: handshakes not
+            done by then are reported as timed out, and issuer (AIA) fetches
+            are cut at it or not started; the analyses still run, offline.
         max_addresses: a name with more addresses is scanned on the first ones.
         parallelism: handshakes in flight at once within one scan.
+        max_aia_fetches: issuer downloads for the whole scan, all endpoints
+            together (each analysis also has its own cap): 16 addresses
+            serving distinct leaves with 8 tarpit URLs each must not cost 68
+            fetches. Eight is twice what one real chain ever needs.
     """
 
     policy: AddressPolicy = field(default_factory=AddressPolicy)
@@ -51,6 +59,7 @@ class ScanConfig:
     max_addresses: int = 16
     parallelism: int = 8
     no_sni_probe: bool = True
+    max_aia_fetches: int = 8
 
 
 @dataclass
@@ -83,6 +92,14 @@ def run_scan(
     config = config or ScanConfig()
     seams = seams or Seams()
     started = time.monotonic()
+    if seams.fetcher is not None:
+        budget = ScanFetcher(
+            seams.fetcher,
+            deadline=started + config.scan_timeout,
+            timeout=config.scan_timeout,
+            max_fetches=config.max_aia_fetches,
+        )
+        seams = dataclasses.replace(seams, fetcher=budget)
     when = at or dt.datetime.now(dt.UTC)
     sni = None if target.is_ip else target.host
 
@@ -166,6 +183,65 @@ def run_scan(
 
 
 Job = tuple[str, str | None]  # (address, SNI name or None)
+
+
+class ScanFetcher:
+    """The issuer fetcher all analyses of one scan share: one cache, one deadline, one cap.
+
+    Each URL is fetched once per scan (answers and failures are kept), every
+    fetch ends by the scan's deadline, and after ``max_fetches`` downloads, or
+    once the deadline has passed, a URL is refused with a reason the
+    ``aia-fetch-failed`` finding shows.
+
+    Args:
+        inner: the real fetcher; an ``HttpIssuerFetcher`` is told the deadline.
+        deadline: ``time.monotonic()`` moment the scan ends.
+        timeout: the scan's budget in seconds, for the words.
+        max_fetches: downloads allowed for the whole scan.
+    """
+
+    def __init__(
+        self, inner: IssuerFetcher, *, deadline: float, timeout: float, max_fetches: int
+    ) -> None:
+        self.inner = inner
+        self.deadline = deadline
+        self.timeout = timeout
+        self.max_fetches = max_fetches
+        self.fetches = 0
+        self._answers: dict[str, list[bytes] | FetchError] = {}
+        self._lock = threading.Lock()
+
+    def fetch(self, url: str) -> list[bytes]:
+        with self._lock:
+            answer = self._answers.get(url)
+            if answer is None:
+                refusal = self._refusal()
+                if refusal is not None:
+                    raise FetchError(f"The issuer URL {url} was not fetched: {refusal}.")
+                self.fetches += 1
+        if answer is None:
+            answer = self._fetch(url)
+            with self._lock:
+                self._answers[url] = answer
+        if isinstance(answer, FetchError):
+            raise FetchError(answer.reason)
+        return list(answer)
+
+    def _refusal(self) -> str | None:
+        used = "the scan's AIA budget was used up"
+        if self.fetches >= self.max_fetches:
+            return f"{used} ({self.max_fetches} fetches per scan)"
+        if time.monotonic() >= self.deadline:
+            return f"{used} (its {self.timeout:g} s deadline had passed)"
+        return None
+
+    def _fetch(self, url: str) -> list[bytes] | FetchError:
+        try:
+            if isinstance(self.inner, HttpIssuerFetcher):
+                return self.inner.fetch(url, deadline=self.deadline)
+            return self.inner.fetch(url)
+        except FetchError as exc:
+            return FetchError(exc.reason)
 
 
 def _probe_all(
