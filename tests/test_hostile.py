@@ -179,23 +179,33 @@ def _tarpit_host(tarpit: Tarpit, count: int, urls: int):  # type: ignore[no-unty
     return servers
 
 
-def _tarpit_scan(servers, *, scan_timeout: float, per_scan: int):  # type: ignore[no-untyped-def]
+def _tarpit_scan(*, scan_timeout: float, per_scan: int):  # type: ignore[no-untyped-def]
+    """Scan six addresses serving six leaves with eight tarpit AIA URLs each.
+
+    Returns the report, the seconds it took and the connections the tarpit saw.
+    """
     config = ScanConfig(
         policy=AddressPolicy(allow_private=True),
         probe=LIMITS,
         scan_timeout=scan_timeout,
         max_aia_fetches=per_scan,
     )
-    resolver = StaticResolver({HOST: [s.address for s in servers]})
     fetcher = HttpIssuerFetcher(AddressPolicy(allow_private=True), timeout=2, allowed_ports=None)
-    started = time.monotonic()
-    report = run_scan(
-        Target(HOST, servers[0].port),
-        trust=empty_store(),
-        config=config,
-        seams=Seams(resolver=resolver, fetcher=fetcher),
-    )
-    return report, time.monotonic() - started
+    with Tarpit() as tarpit:
+        servers = _tarpit_host(tarpit, count=6, urls=8)
+        resolver = StaticResolver({HOST: [s.address for s in servers]})
+        started = time.monotonic()
+        try:
+            report = run_scan(
+                Target(HOST, servers[0].port),
+                trust=empty_store(),
+                config=config,
+                seams=Seams(resolver=resolver, fetcher=fetcher),
+            )
+        finally:
+            for server in servers:
+                server.stop()
+        return report, time.monotonic() - started, tarpit.connections
 
 
 def _aia_details(report) -> str:  # type: ignore[no-untyped-def]
@@ -205,16 +215,11 @@ def _aia_details(report) -> str:  # type: ignore[no-untyped-def]
 
 
 def test_a_host_of_tarpit_issuer_urls_costs_the_scan_its_fetch_cap_and_says_so():
-    """Six addresses, six leaves, eight tarpit AIA URLs each: without a per-scan
-    budget that was 4 fetches × 2 s per endpoint, ~56 s; now 3 fetches in all."""
-    with Tarpit() as tarpit:
-        servers = _tarpit_host(tarpit, count=6, urls=8)
-        try:
-            report, elapsed = _tarpit_scan(servers, scan_timeout=30, per_scan=3)
-        finally:
-            for server in servers:
-                server.stop()
-        assert tarpit.connections == 3
+    """Without a per-scan budget this was 4 fetches × 2 s per endpoint (7 endpoints),
+    ~56 s; now 3 fetches in all."""
+    report, elapsed, connections = _tarpit_scan(scan_timeout=30, per_scan=3)
+
+    assert connections == 3
     assert report.error is None
     assert all(e.served for e in report.endpoints)
     assert "the scan's AIA budget was used up (3 fetches per scan)" in _aia_details(report)
@@ -222,13 +227,8 @@ def test_a_host_of_tarpit_issuer_urls_costs_the_scan_its_fetch_cap_and_says_so()
 
 
 def test_a_host_of_tarpit_issuer_urls_stops_fetching_at_the_scan_deadline_and_says_so():
-    with Tarpit() as tarpit:
-        servers = _tarpit_host(tarpit, count=6, urls=8)
-        try:
-            report, elapsed = _tarpit_scan(servers, scan_timeout=3, per_scan=100)
-        finally:
-            for server in servers:
-                server.stop()
+    report, elapsed, _ = _tarpit_scan(scan_timeout=3, per_scan=100)
+
     assert report.error is None
     assert all(e.served for e in report.endpoints)
     assert "the scan's AIA budget was used up (its 3 s deadline had passed)" in _aia_details(report)
