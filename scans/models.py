@@ -22,8 +22,10 @@ def new_token() -> str:
 class Certificate(models.Model):
     """One distinct certificate (SHA-256 of the DER is its identity).
 
-    Shared by every scan that saw it. CA certificates double as the learned
-    intermediate cache the analysis draws on to build expected chains.
+    Shared by every scan that saw it. CA certificates proven to issue a child
+    on a verified path (``learned_at`` set) are the learned intermediate cache
+    the analysis draws on to build expected chains; what a server or an issuer
+    URL merely sent is stored for its report and never learned.
     """
 
     sha256 = models.CharField(max_length=64, unique=True)
@@ -31,7 +33,7 @@ class Certificate(models.Model):
     subject = models.TextField()
     issuer = models.TextField()
     # SHA-256 of the subject string: long subjects cannot be btree-indexed, and
-    # the learned-issuer lookup is "CA certificates whose subject is X".
+    # the learned-issuer lookup is "proven CA certificates whose subject is X".
     subject_hash = models.CharField(max_length=64)
     common_name = models.TextField(blank=True)
     serial = models.TextField(blank=True)
@@ -50,11 +52,19 @@ class Certificate(models.Model):
     san = models.JSONField(default=list)
     parse_error = models.TextField(blank=True)
     first_seen = models.DateTimeField(auto_now_add=True)
+    # When a scan first found this certificate as an intermediate on the path
+    # the verifier built to a trusted root (signature and names checked).
+    learned_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
-            # Learned issuers: CA certificates by subject (analysis issuer source).
-            models.Index(fields=["subject_hash"], name="cert_ca_subject", condition=Q(is_ca=True)),
+            # Learned issuers: "proven CA certificates with subject X (and key id Y)",
+            # the analysis' issuer source (scanning.LearnedIssuers).
+            models.Index(
+                fields=["subject_hash", "ski"],
+                name="cert_learned_issuer",
+                condition=Q(learned_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import Count, Max
+from django.db.models import Count, F, Max, Q
 
 from .engine.aia import HttpIssuerFetcher
 from .engine.analysis import AnalysisLimits
@@ -22,7 +22,7 @@ from .engine.scan import ScanConfig, Seams
 from .engine.trust import TrustStore, load_trust_store, store_with_extra
 
 # How many learned CA certificates one issuer lookup may return: enough for
-# re-issued intermediates and cross-signs, bounded against a polluted table.
+# re-issued intermediates and cross-signs (newest first).
 MAX_LEARNED_ISSUERS = 20
 
 _trust_lock = threading.Lock()
@@ -82,35 +82,28 @@ def issuer_fetcher() -> HttpIssuerFetcher:
 
 
 class LearnedIssuers:
-    """Every CA certificate chainscan has seen, as an issuer source for the engine."""
+    """CA certificates proven to issue a child on a verified path, as an issuer source.
+
+    Only intermediates of expected chains are learned (``services`` marks them
+    when a scan is recorded), so what a hostile server or issuer URL sends is
+    never offered here. A lookup is by the child's issuer name and, when the
+    child names its issuer's key (AKI), by that key identifier too; newest
+    first, then by SHA-256, so the answer does not depend on table order.
+    """
 
     def issuers_for(self, cert: CertificateInfo) -> list[bytes]:
         from .models import Certificate
 
         rows = Certificate.objects.filter(
-            is_ca=True, subject_hash=subject_hash(cert.issuer)
-        ).values_list("der", flat=True)[:MAX_LEARNED_ISSUERS]
-        return [bytes(der) for der in rows]
-
-
-class RecordingFetcher:
-    """Wraps the HTTP fetcher to remember what it fetched, so the worker can
-    add those issuers to the learned cache (the next scan needs no fetch)."""
-
-    def __init__(self, inner: HttpIssuerFetcher) -> None:
-        self.inner = inner
-        self._fetched: list[bytes] = []
-        self._lock = threading.Lock()
-
-    def fetch(self, url: str) -> list[bytes]:
-        ders = self.inner.fetch(url)
-        with self._lock:
-            self._fetched.extend(ders)
-        return ders
-
-    def fetched(self) -> list[bytes]:
-        with self._lock:
-            return list(self._fetched)
+            learned_at__isnull=False, is_ca=True, subject_hash=subject_hash(cert.issuer)
+        )
+        if cert.aki:
+            # An issuer without a key identifier of its own still matches by name.
+            rows = rows.filter(Q(ski=cert.aki) | Q(ski=""))
+        ders = rows.order_by(F("not_after").desc(nulls_last=True), "sha256").values_list(
+            "der", flat=True
+        )[:MAX_LEARNED_ISSUERS]
+        return [bytes(der) for der in ders]
 
 
 def resolver() -> Resolver:
@@ -123,7 +116,7 @@ def seams() -> Seams:
     return Seams(
         resolver=resolver(),
         issuers=LearnedIssuers(),
-        fetcher=RecordingFetcher(issuer_fetcher()),
+        fetcher=issuer_fetcher(),
     )
 
 

@@ -19,7 +19,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from .engine.certs import describe
 from .engine.report import CertificateInfo, EndpointReport, Report
 from .engine.report import Finding as EngineFinding
 from .engine.targets import Target
@@ -253,9 +252,19 @@ def certificates_store(*, infos: Iterable[CertificateInfo]) -> dict[str, Certifi
     return existing
 
 
-def certificates_learn(*, ders: Iterable[bytes]) -> None:
-    """Remember certificates fetched via AIA (the learned intermediate cache)."""
-    certificates_store(infos=[describe(d) for d in ders])
+def certificates_learn(*, sha256s: Iterable[str]) -> None:
+    """Make these stored certificates learned issuers (the intermediate cache).
+
+    Callers pass intermediates of expected chains only: the verifier built
+    those paths to a trusted root, so each one is proven to issue its child
+    (signature and names). Nothing a server or issuer URL merely sent is
+    learned, so junk carrying a real intermediate's name cannot displace it.
+    """
+    wanted = set(sha256s)
+    if wanted:
+        Certificate.objects.filter(sha256__in=wanted, learned_at__isnull=True, is_ca=True).update(
+            learned_at=timezone.now()
+        )
 
 
 def _certificate_row(info: CertificateInfo) -> Certificate:
@@ -295,7 +304,7 @@ def report_digests(report: Report) -> tuple[str, str, str]:
     return served, expected, findings
 
 
-def scan_record(*, scan: Scan, report: Report, fetched: Iterable[bytes] = ()) -> Scan:
+def scan_record(*, scan: Scan, report: Report) -> Scan:
     """Persist a finished report on the scan this worker claimed. Returns the scan, now
     done or failed — or, if the claim no longer holds, the scan as stored.
 
@@ -323,7 +332,7 @@ def scan_record(*, scan: Scan, report: Report, fetched: Iterable[bytes] = ()) ->
             pk=scan.pk, status=Scan.Status.RUNNING, attempts=scan.attempts
         ).update(**{name: getattr(done, name) for name in _RECORDED})
         if claimed:
-            _report_rows_create(done, report, fetched)
+            _report_rows_create(done, report)
             if done.watch_id is not None:
                 watched_scan_finished(scan=done)
             return done
@@ -357,7 +366,7 @@ _RECORDED = (
 )
 
 
-def _report_rows_create(scan: Scan, report: Report, fetched: Iterable[bytes]) -> None:
+def _report_rows_create(scan: Scan, report: Report) -> None:
     """The report's certificates, endpoints, chain entries and findings.
 
     Three inserts whatever the number of endpoints: endpoints (Postgres
@@ -370,7 +379,8 @@ def _report_rows_create(scan: Scan, report: Report, fetched: Iterable[bytes]) ->
             for c in (*e.served, *e.expected, *((e.anchor,) if e.anchor else ()))
         ]
     )
-    certificates_learn(ders=fetched)
+    # The expected chain is the verifier's path, leaf first and root left out.
+    certificates_learn(sha256s=[c.sha256 for e in report.endpoints for c in e.expected[1:]])
     rows = Endpoint.objects.bulk_create(
         [_endpoint_row(scan, index, e, certs) for index, e in enumerate(report.endpoints)]
     )

@@ -48,16 +48,14 @@ def run_scan(self, scan_id: int) -> None:  # type: ignore[no-untyped-def]
         log.info("scan %s not claimable (already taken, finished or deleted)", scan_id)
         return
     try:
-        seams = scanning.seams()
         report = engine_run_scan(
             Target(host=scan.host.hostname, port=scan.host.port),
             trust=scanning.trust_store(),
             config=scanning.scan_config(),
-            seams=seams,
+            seams=scanning.seams(),
             pin=scan.pinned_addresses,
         )
-        fetched: list[bytes] = getattr(seams.fetcher, "fetched", list)()
-        services.scan_record(scan=scan, report=report, fetched=fetched)
+        services.scan_record(scan=scan, report=report)
     except SoftTimeLimitExceeded:
         services.scan_fail(
             scan_id=scan_id, error="the scan took longer than its time limit and was stopped"
