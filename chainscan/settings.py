@@ -429,6 +429,9 @@ def _ports(name: str, default: list[str]) -> list[int] | None:
 CHAINSCAN_AIA_ALLOWED_PORTS = _ports("CHAINSCAN_AIA_ALLOWED_PORTS", ["80", "8080"])
 # Issuer downloads for one whole scan (all addresses), within the scan's deadline.
 CHAINSCAN_AIA_MAX_FETCHES_PER_SCAN = env_int("CHAINSCAN_AIA_MAX_FETCHES_PER_SCAN", 8, minimum=0)
+# What one scan may persist (README, "Security": the worst case in bytes).
+CHAINSCAN_MAX_SERVED_CERTS = env_int("CHAINSCAN_MAX_SERVED_CERTS", 32, minimum=1)
+CHAINSCAN_MAX_FINDING_CHARS = env_int("CHAINSCAN_MAX_FINDING_CHARS", 8000, minimum=500)
 
 CACHES = {
     "default": (

@@ -66,6 +66,7 @@ def scan_config() -> ScanConfig:
         max_addresses=settings.CHAINSCAN_MAX_ADDRESSES,
         parallelism=settings.CHAINSCAN_SCAN_PARALLELISM,
         max_aia_fetches=settings.CHAINSCAN_AIA_MAX_FETCHES_PER_SCAN,
+        max_served_certs=settings.CHAINSCAN_MAX_SERVED_CERTS,
     )
 
 

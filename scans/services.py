@@ -436,6 +436,12 @@ def _endpoint_row(
     )
 
 
+def _capped(text: str) -> str:
+    """Finding text within CHAINSCAN_MAX_FINDING_CHARS: it quotes names servers chose."""
+    limit = settings.CHAINSCAN_MAX_FINDING_CHARS
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _finding_row(
     scan: Scan, endpoint: Endpoint | None, finding: EngineFinding, position: int
 ) -> Finding:
@@ -445,9 +451,9 @@ def _finding_row(
         position=position,
         code=finding.code,
         severity=finding.severity.value,
-        title=finding.title,
-        detail=finding.detail,
-        fix=finding.fix,
+        title=_capped(finding.title),
+        detail=_capped(finding.detail),
+        fix=_capped(finding.fix),
         certificates=list(finding.certificates),
         clients=list(finding.clients),
     )

@@ -369,3 +369,25 @@ def test_recording_a_scan_costs_the_same_statements_for_one_address_or_five(alic
     one = statements({"192.0.2.10": c.served_x1()}, "one.example.com")
     five = statements({f"192.0.2.{i}": c.served_x1() for i in range(20, 25)}, "five.example.com")
     assert five == one, (one, five)
+
+
+def test_a_finding_text_is_stored_within_its_cap(settings):
+    """Names in findings come from certificates; a server's 60 KB names must not
+    multiply into megabytes of finding text per scan."""
+    import dataclasses
+
+    from tests.factories import engine_report, record_report
+
+    settings.CHAINSCAN_MAX_FINDING_CHARS = 4000
+    report = engine_report({A: [chains().leaf]})
+    endpoint = report.endpoints[0]
+    huge = dataclasses.replace(endpoint.findings[0], detail="CN=" + "x" * 100_000)
+    report = dataclasses.replace(
+        report, endpoints=(dataclasses.replace(endpoint, findings=(huge,)), *report.endpoints[1:])
+    )
+
+    scan = record_report(report)
+
+    stored = scan.findings.get(detail__startswith="CN=xxx")
+    assert len(stored.detail) == 4000
+    assert stored.detail.endswith("…")

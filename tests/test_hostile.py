@@ -67,12 +67,26 @@ def test_a_misbehaving_server_ends_the_scan_with_a_named_error(mode, code):
     assert elapsed < 10  # bounded by the handshake timeout, not by the server
 
 
-def test_two_hundred_certificates_are_flagged_as_too_many():
+def test_two_hundred_certificates_are_refused_as_too_many_and_none_is_kept():
+    """A server sending fresh junk every scan must not fill the disk: past
+    ScanConfig.max_served_certs (32) nothing of the chain is kept to persist."""
     chain, key = many_certs_chain(200)
     with TLSServer(chain, key) as server:
         report, _ = scan(server)
     endpoint = next(e for e in report.endpoints if e.sni)
-    assert len(endpoint.served) == 200
+    assert endpoint.served == ()
+    assert endpoint.error == "too-many-certs"
+    assert (
+        "sent 200 certificates, more than the 32 chainscan accepts" in endpoint.findings[0].detail
+    )
+
+
+def test_a_long_chain_within_the_cap_is_analysed_and_flagged():
+    chain, key = many_certs_chain(32)
+    with TLSServer(chain, key) as server:
+        report, _ = scan(server)
+    endpoint = next(e for e in report.endpoints if e.sni)
+    assert len(endpoint.served) == 32
     assert "too-many-certs" in codes(report)
 
 

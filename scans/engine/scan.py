@@ -27,6 +27,7 @@ from .network import (
     ResolveError,
     Resolver,
     SystemResolver,
+    host_port,
 )
 from .policy import AddressBlocked, AddressPolicy, parse_ip
 from .report import EndpointReport, Finding, Report, Severity, Verdict
@@ -50,6 +51,11 @@ class ScanConfig:
             together (each analysis also has its own cap): 16 addresses
             serving distinct leaves with 8 tarpit URLs each must not cost 68
             fetches. Eight is twice what one real chain ever needs.
+        max_served_certs: a server sending more certificates than this is
+            refused like one sending too many bytes (``too-many-certs``, no
+            chain kept), so a hostile host cannot store hundreds of fresh
+            certificates per address and scan. Above ``too-many-certs``'
+            finding threshold (10), so long real chains are still analysed.
     """
 
     policy: AddressPolicy = field(default_factory=AddressPolicy)
@@ -60,6 +66,7 @@ class ScanConfig:
     parallelism: int = 8
     no_sni_probe: bool = True
     max_aia_fetches: int = 8
+    max_served_certs: int = 32
 
 
 @dataclass
@@ -387,6 +394,16 @@ def _endpoint_from_probe(
         connect_ms=_round(result.connect_ms),
         handshake_ms=_round(result.handshake_ms),
     )
+    if len(result.chain) > config.max_served_certs:
+        result = dataclasses.replace(
+            result,
+            chain=[],
+            error="too-many-certs",
+            error_detail=(
+                f"{host_port(address, target.port)} sent {len(result.chain)} certificates, more "
+                f"than the {config.max_served_certs} chainscan accepts from one server"
+            ),
+        )
     if result.error and not result.chain:
         code = result.error
         detail = result.error_detail or code
