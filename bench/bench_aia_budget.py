@@ -24,9 +24,7 @@ from scans.engine.policy import AddressPolicy
 from scans.engine.scan import ScanConfig, Seams, run_scan
 from scans.engine.targets import Target
 from scans.engine.trust import empty_store
-from tests import pki
-from tests.httpserver import Tarpit
-from tests.tlsserver import TLSServer
+from tests.httpserver import Tarpit, tarpit_host
 
 HOST = "tarpit.bench.test"
 
@@ -35,21 +33,9 @@ def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 16
     urls = int(sys.argv[2]) if len(sys.argv) > 2 else 8
     cap = int(sys.argv[3]) if len(sys.argv) > 3 else 8
-    root = pki.root("Bench Tarpit Root")
-    inter = pki.intermediate("Bench Tarpit CA", root)
     open_policy = AddressPolicy(allow_private=True)
     with Tarpit() as tarpit:
-        servers: list[TLSServer] = []
-        for i in range(count):
-            address = f"127.0.0.{i + 2}"
-            leaf = pki.leaf(
-                HOST,
-                inter,
-                key=pki.key_for(f"bench tarpit {i}"),
-                aia=[tarpit.url(f"/{address}/{n}.der") for n in range(urls)],
-            )
-            port = servers[0].port if servers else 0
-            servers.append(TLSServer([leaf.der], leaf.key, host=address, port=port).start())
+        servers = tarpit_host(tarpit, HOST, count=count, urls=urls)
         try:
             started = time.monotonic()
             report = run_scan(

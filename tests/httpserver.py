@@ -6,7 +6,10 @@ from __future__ import annotations
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Self
+from typing import TYPE_CHECKING, Self
+
+if TYPE_CHECKING:
+    from tests.tlsserver import TLSServer
 
 
 class CertHTTPServer:
@@ -120,3 +123,27 @@ class Tarpit:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def tarpit_host(tarpit: Tarpit, host: str, *, count: int, urls: int) -> list[TLSServer]:
+    """``count`` TLS servers on 127.0.0.2… (one port), each serving its own leaf for
+    ``host`` whose issuer is not served and whose ``urls`` AIA URLs lead to ``tarpit``.
+
+    Started; the caller stops them.
+    """
+    from tests import pki
+    from tests.tlsserver import TLSServer
+
+    inter = pki.intermediate("Tarpit CA", pki.root("Tarpit Root"))
+    servers: list[TLSServer] = []
+    for i in range(count):
+        address = f"127.0.0.{i + 2}"
+        leaf = pki.leaf(
+            host,
+            inter,
+            key=pki.key_for(f"tarpit-{i}"),
+            aia=[tarpit.url(f"/{address}/{n}.der") for n in range(urls)],
+        )
+        port = servers[0].port if servers else 0
+        servers.append(TLSServer([leaf.der], leaf.key, host=address, port=port).start())
+    return servers

@@ -21,9 +21,8 @@ from scans.engine.scan import ScanConfig, Seams, run_scan
 from scans.engine.targets import Target
 from scans.engine.trust import empty_store
 from scans.models import Scan
-from tests import pki
 from tests.conftest import wait_for_scan
-from tests.httpserver import Tarpit
+from tests.httpserver import Tarpit, tarpit_host
 from tests.tlsserver import TLSServer, hostile_names_chain, huge_cert_chain, many_certs_chain
 
 HOST = "hostile.chainscan.test"
@@ -174,25 +173,6 @@ def test_a_scan_keeps_at_most_its_parallelism_of_handshakes_in_flight(parallelis
     assert prober.most == min(parallelism, 5)
 
 
-def _tarpit_host(tarpit: Tarpit, count: int, urls: int):  # type: ignore[no-untyped-def]
-    """``count`` addresses of one host, each serving its own leaf whose issuer is not
-    served and whose ``urls`` AIA URLs all lead to a server that never answers."""
-    root = pki.root("Tarpit Root")
-    inter = pki.intermediate("Tarpit CA", root)
-    servers: list[TLSServer] = []
-    for i in range(count):
-        address = f"127.0.0.{i + 2}"
-        leaf = pki.leaf(
-            HOST,
-            inter,
-            key=pki.key_for(f"tarpit-{i}"),
-            aia=[tarpit.url(f"/{address}/{n}.der") for n in range(urls)],
-        )
-        port = servers[0].port if servers else 0
-        servers.append(TLSServer([leaf.der], leaf.key, host=address, port=port).start())
-    return servers
-
-
 def _tarpit_scan(*, scan_timeout: float, per_scan: int):  # type: ignore[no-untyped-def]
     """Scan six addresses serving six leaves with eight tarpit AIA URLs each.
 
@@ -206,7 +186,7 @@ def _tarpit_scan(*, scan_timeout: float, per_scan: int):  # type: ignore[no-unty
     )
     fetcher = HttpIssuerFetcher(AddressPolicy(allow_private=True), timeout=2, allowed_ports=None)
     with Tarpit() as tarpit:
-        servers = _tarpit_host(tarpit, count=6, urls=8)
+        servers = tarpit_host(tarpit, HOST, count=6, urls=8)
         resolver = StaticResolver({HOST: [s.address for s in servers]})
         started = time.monotonic()
         try:
