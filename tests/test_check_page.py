@@ -113,3 +113,13 @@ def test_a_paste_within_the_limit_is_analysed(alice_client, settings):
 
     assert response.status_code == 200
     assert 'data-code="' in response.content.decode()
+
+
+def test_a_paste_of_begin_lines_without_end_gets_a_clear_error_at_once(alice_client):
+    """The shape that took seconds per 128 KiB with the old PEM pattern."""
+    text = "-----BEGIN CERTIFICATE-----\n" * (60 * 1024 // 28)
+
+    response = alice_client.post(reverse("check"), {"pem": text})
+
+    assert response.status_code == 400
+    assert "more than 500 certificates" in response.content.decode()
