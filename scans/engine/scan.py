@@ -15,6 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from .analysis import AnalysisLimits, IssuerFetcher, IssuerSource, analyse
+from .diagnosis import hostname_matches
 from .findings import LEGACY, make_finding
 from .network import (
     OpenSSLProber,
@@ -392,7 +393,7 @@ def _cross_endpoint_findings(endpoints: list[EndpointReport], target: Target) ->
         plain = no_sni[0]
         same_address = next((e for e in with_sni if e.address == plain.address), with_sni[0])
         if plain.served[0].sha256 != same_address.served[0].sha256:
-            covers = target.host in plain.served[0].san
+            covers = hostname_matches(target.host, plain.served[0].san, plain.served[0].san)
             findings.append(
                 make_finding(
                     "no-sni-different-cert",
