@@ -109,7 +109,8 @@ class Scan(models.Model):
         MATERIAL = "material", "material change"
 
     token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
-    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="scans")
+    # No index of its own: scan_host_recent (host first) serves every lookup by host.
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="scans", db_index=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     requested_at = models.DateTimeField(auto_now_add=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
@@ -208,7 +209,10 @@ class Endpoint(models.Model):
     timings, TLS version); what it found is its ``outcome``, shared.
     """
 
-    scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="endpoints")
+    # No index of its own: endpoint_position (scan first) serves lookups by scan.
+    scan = models.ForeignKey(
+        Scan, on_delete=models.CASCADE, related_name="endpoints", db_index=False
+    )
     position = models.PositiveSmallIntegerField()
     address = models.CharField(max_length=64)
     port = models.PositiveIntegerField()

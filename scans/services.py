@@ -24,7 +24,17 @@ from .engine.certs import describe
 from .engine.report import CertificateInfo, ClientVerdict, EndpointReport, Report
 from .engine.report import Finding as EngineFinding
 from .engine.targets import Target
-from .models import Certificate, ChainEntry, Endpoint, Finding, Host, Outcome, Scan, Watch
+from .models import (
+    Certificate,
+    ChainEntry,
+    Endpoint,
+    Finding,
+    Host,
+    Outcome,
+    PrunedScan,
+    Scan,
+    Watch,
+)
 from .scanning import subject_hash
 
 if TYPE_CHECKING:
@@ -224,6 +234,65 @@ def scans_fail_stuck() -> int:
         error="no worker picked this scan up for 6 hours; is a worker running?",
     )
     return stuck_running + stuck_queued
+
+
+# --- Pruning -----------------------------------------------------------------
+
+# Scans pruned per run: bounded work per beat tick; the next tick goes on.
+PRUNE_BATCH = 500
+
+
+def scans_prune_unchanged(*, older_than: dt.timedelta) -> int:
+    """Delete routine rescans (change "same") finished before ``older_than`` ago.
+
+    Never pruned: a scan that changed something (first, renewal, material), a
+    failed one, one whose permalink was opened (``viewed_at``), the last of its
+    history (no later scan has it as ``previous``: the newest of each team's
+    history of a host), and a watch's last scan. Each pruned scan leaves a
+    tombstone (token → host) so its permalink answers 410, and the scan after
+    it is linked to the scan before it instead: it repeated that one, so the
+    change marked on the next scan is unchanged. Outcomes no endpoint points
+    at any more go too. Returns how many scans were pruned.
+    """
+    cutoff = timezone.now() - older_than
+    candidates = list(
+        Scan.objects.filter(
+            change=Scan.Change.SAME,
+            status=Scan.Status.DONE,
+            finished_at__lt=cutoff,
+            viewed_at__isnull=True,
+        )
+        .filter(pk__in=Scan.objects.filter(previous__isnull=False).values("previous_id"))
+        .exclude(pk__in=Watch.objects.filter(last_scan__isnull=False).values("last_scan_id"))
+        .order_by("pk")
+        .only("pk", "token", "host_id", "requested_at", "previous_id")[:PRUNE_BATCH]
+    )
+    if not candidates:
+        return 0
+    with transaction.atomic():
+        # Oldest first, so a run of pruned scans hands its survivor the first
+        # scan before the run.
+        replaced: dict[int, int | None] = {}
+        for scan in candidates:
+            before = scan.previous_id
+            while before in replaced:
+                before = replaced[before]
+            replaced[scan.pk] = before
+            Scan.objects.filter(previous_id=scan.pk).update(previous_id=before)
+        PrunedScan.objects.bulk_create(
+            [
+                PrunedScan(token=s.token, host_id=s.host_id, requested_at=s.requested_at)
+                for s in candidates
+            ],
+            ignore_conflicts=True,
+        )
+        ids = [s.pk for s in candidates]
+        outcomes = set(
+            Endpoint.objects.filter(scan_id__in=ids).values_list("outcome_id", flat=True)
+        )
+        Scan.objects.filter(pk__in=ids).delete()
+        Outcome.objects.filter(pk__in=outcomes, endpoints__isnull=True).delete()
+    return len(candidates)
 
 
 # --- Recording ---------------------------------------------------------------
