@@ -78,7 +78,9 @@ def scan_tables() -> list[str]:
 
     skip = {"Host", "TrustAnchor", "ApiToken", "Watch", "Certificate"}
     return sorted(
-        m._meta.db_table for m in apps.get_app_config("scans").get_models() if m.__name__ not in skip
+        m._meta.db_table
+        for m in apps.get_app_config("scans").get_models()
+        if m.__name__ not in skip
     )
 
 
@@ -89,9 +91,7 @@ def sizes(tables: list[str]) -> dict[str, tuple[int, int]]:
     with connection.cursor() as cursor:
         out = {}
         for table in tables:
-            cursor.execute(
-                "SELECT pg_total_relation_size(%s), pg_indexes_size(%s)", [table, table]
-            )
+            cursor.execute("SELECT pg_total_relation_size(%s), pg_indexes_size(%s)", [table, table])
             total, indexes = cursor.fetchone()
             out[table] = (int(total), int(indexes))
     return out
@@ -155,7 +155,9 @@ def main() -> int:
             grown = after[table][0] - before[table][0]
             in_indexes = after[table][1] - before[table][1]
             total += grown
-            print(f"  {table:<24} {grown / n:8.0f} bytes per rescan ({in_indexes / n:.0f} in indexes)")
+            print(
+                f"  {table:<24} {grown / n:8.0f} bytes per rescan ({in_indexes / n:.0f} in indexes)"
+            )
         print(f"  {'total':<24} {total / n:8.0f} bytes per rescan")
         connection.close()
     finally:
