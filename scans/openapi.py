@@ -236,6 +236,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "EndpointDiff": ENDPOINT_DIFF,
     "Diff": DIFF,
     "Error": ERROR,
+    "Pruned": _closed({"error": ERROR["properties"]["error"], "host": _STR, "history": _STR}),
 }
 
 
@@ -311,6 +312,11 @@ def document(server: str) -> dict[str, Any]:
                         "200": _ok("The scan", "Scan"),
                         "401": _UNAUTHORISED,
                         "404": _err("Unknown token"),
+                        "410": {
+                            "description": "A routine rescan pruned by "
+                            "CHAINSCAN_KEEP_UNCHANGED_DAYS; `history` is the host's scans",
+                            **_json("Pruned"),
+                        },
                     },
                 }
             },
