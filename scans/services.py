@@ -253,6 +253,12 @@ def scans_prune_unchanged(*, older_than: dt.timedelta) -> int:
     it is linked to the scan before it instead: it repeated that one, so the
     change marked on the next scan is unchanged. Outcomes no endpoint points
     at any more go too. Returns how many scans were pruned.
+
+    A recorder that found such an outcome by its digest in the milliseconds
+    before this commits fails its insert on the foreign key (the scan is then
+    failed with an internal error, and the next scan records it afresh):
+    locking every shared outcome on each record to close that window would
+    serialise every scan that shares one.
     """
     cutoff = timezone.now() - older_than
     candidates = list(
