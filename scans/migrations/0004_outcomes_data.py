@@ -44,6 +44,8 @@ def forward(apps, schema_editor):
     ChainEntry = apps.get_model("scans", "ChainEntry")
     Finding = apps.get_model("scans", "Finding")
     Outcome = apps.get_model("scans", "Outcome")
+    # Every outcome is made here, so the digests seen so far are all there is.
+    known: dict[str, int] = {}
     last = 0
     while True:
         batch = list(Endpoint.objects.filter(pk__gt=last).order_by("pk")[:BATCH])
@@ -57,11 +59,16 @@ def forward(apps, schema_editor):
         findings: dict[int, list] = {}
         for finding in Finding.objects.filter(endpoint_id__in=ids).order_by("position"):
             findings.setdefault(finding.endpoint_id, []).append(finding)
+        copies: list[int] = []  # chain entries of endpoints whose outcome exists already
+        copied_findings: list[int] = []
+        moved: list = []
         for endpoint in batch:
             mine, found = entries.get(endpoint.pk, []), findings.get(endpoint.pk, [])
             digest = _digest(endpoint, mine, found)
-            outcome = Outcome.objects.filter(digest=digest).first()
-            if outcome is None:
+            if digest in known:
+                copies.extend(e.pk for e in mine)
+                copied_findings.extend(f.pk for f in found)
+            else:
                 outcome = Outcome.objects.create(
                     digest=digest,
                     verdict=endpoint.verdict,
@@ -71,17 +78,18 @@ def forward(apps, schema_editor):
                     anchor_source=endpoint.anchor_source,
                     clients=endpoint.clients,
                 )
-                ChainEntry.objects.filter(pk__in=[e.pk for e in mine]).update(
-                    outcome=outcome
-                )
+                known[digest] = outcome.pk
+                for entry in mine:
+                    entry.outcome_id = outcome.pk
+                moved.extend(mine)
                 for position, finding in enumerate(found):
-                    finding.outcome, finding.scan = outcome, None
+                    finding.outcome_id, finding.scan_id = outcome.pk, None
                     finding.position = position
                 Finding.objects.bulk_update(found, ["outcome", "scan", "position"])
-            else:
-                ChainEntry.objects.filter(pk__in=[e.pk for e in mine]).delete()
-                Finding.objects.filter(pk__in=[f.pk for f in found]).delete()
-            endpoint.outcome = outcome
+            endpoint.outcome_id = known[digest]
+        ChainEntry.objects.bulk_update(moved, ["outcome"])
+        ChainEntry.objects.filter(pk__in=copies).delete()
+        Finding.objects.filter(pk__in=copied_findings).delete()
         Endpoint.objects.bulk_update(batch, ["outcome"])
 
 
