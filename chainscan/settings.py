@@ -134,6 +134,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # A pruned permalink (CHAINSCAN_KEEP_UNCHANGED_DAYS) answers 410, not 404.
+    "scans.middleware.PrunedScanMiddleware",
 ]
 
 ROOT_URLCONF = "chainscan.urls"
@@ -331,6 +333,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 30.0,
         "options": {"expires": 25},
     },
+    # Routine rescans older than CHAINSCAN_KEEP_UNCHANGED_DAYS (does nothing at 0).
+    "prune-unchanged-scans": {
+        "task": "scans.tasks.prune_unchanged_scans",
+        "schedule": 3600.0,
+        "options": {"expires": 3500},
+    },
 }
 
 # --- chainscan ---------------------------------------------------------------
@@ -403,6 +411,10 @@ CHAINSCAN_PUBLIC_PERMALINKS = env_bool("CHAINSCAN_PUBLIC_PERMALINKS", True)
 CHAINSCAN_SUBMIT_RATE = env_rate("CHAINSCAN_SUBMIT_RATE", "120/m")
 CHAINSCAN_DEDUP_SECONDS = env_int("CHAINSCAN_DEDUP_SECONDS", 30, minimum=0)
 CHAINSCAN_HISTORY_PAGE_SIZE = env_int("CHAINSCAN_HISTORY_PAGE_SIZE", 50, minimum=1)
+# Prune routine rescans ("no change") older than this many days; 0 keeps everything.
+# Never pruned: a scan that changed something, the first or last of a host's
+# history, or one whose permalink was opened.
+CHAINSCAN_KEEP_UNCHANGED_DAYS = env_int("CHAINSCAN_KEEP_UNCHANGED_DAYS", 0, minimum=0)
 
 # --- chainscan: engine limits against hostile input (issue 9) ------------------
 # What one /check paste may hold: a real chain of 10 certificates is ~20 KiB.

@@ -29,8 +29,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.views import redirect_to_login
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import timezone
 
-from .models import Scan
+from .models import PrunedScan, Scan
 
 View = Callable[..., HttpResponse]
 
@@ -58,16 +59,39 @@ def dashboard_view(view: View) -> View:
 # --- Scans by permalink ---------------------------------------------------------
 
 
+class ScanPruned(Http404):
+    """The permalink's scan was pruned as a routine rescan (``CHAINSCAN_KEEP_UNCHANGED_DAYS``).
+
+    A 404 wherever nothing handles it; the middleware and the API answer 410
+    with the host whose history holds the scans around it.
+    """
+
+    def __init__(self, pruned: PrunedScan) -> None:
+        super().__init__("this report was pruned")
+        self.pruned = pruned
+
+
 def scan_for_permalink(request: HttpRequest, token: str) -> Scan:
-    """The scan behind a permalink, or 404 (also when the viewer may not see it)."""
+    """The scan behind a permalink, or 404 (also when the viewer may not see it).
+
+    Opening a permalink marks the scan as viewed (once): a scan someone read is
+    never pruned. A pruned scan raises ``ScanPruned``.
+    """
     if not settings.CHAINSCAN_PUBLIC_PERMALINKS and not dashboard_allowed(request):
         raise Http404("no such report")
     if len(token) not in TOKEN_LENGTHS:
         raise Http404("no such report")
     try:
-        return Scan.objects.select_related("host").get(token=token)
+        scan = Scan.objects.select_related("host").get(token=token)
     except Scan.DoesNotExist:
+        pruned = PrunedScan.objects.select_related("host").filter(token=token).first()
+        if pruned is not None:
+            raise ScanPruned(pruned) from None
         raise Http404("no such report") from None
+    if scan.viewed_at is None:
+        scan.viewed_at = timezone.now()
+        Scan.objects.filter(pk=scan.pk, viewed_at__isnull=True).update(viewed_at=scan.viewed_at)
+    return scan
 
 
 # --- Scans by browsing (host history, "the scan before") ---------------------------

@@ -29,7 +29,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from . import history, ratelimit, services
-from .access import browsable_scans, browse_scope, scan_for_permalink
+from .access import ScanPruned, browsable_scans, browse_scope, scan_for_permalink
 from .clients import client_ip
 from .engine.diff import diff_to_json
 from .engine.policy import parse_ip
@@ -106,6 +106,8 @@ def api_view(
                 return error(401, "token-required", LOGIN_HINT)
             try:
                 return view(request, *args, **kwargs)
+            except ScanPruned as gone:
+                return _pruned(request, gone)
             except Http404:
                 return error(404, "not-found", NOT_FOUND)
             except Exception:
@@ -115,6 +117,22 @@ def api_view(
         return wrapper
 
     return decorator
+
+
+def _pruned(request: HttpRequest, gone: ScanPruned) -> JsonResponse:
+    """410: the scan was a routine rescan, pruned; its host's history remains."""
+    slug = str(gone.pruned.host)
+    return JsonResponse(
+        {
+            "error": {
+                "code": "pruned",
+                "message": "this scan was a routine rescan with no change and has been pruned",
+            },
+            "host": slug,
+            "history": request.build_absolute_uri(reverse("api-host-scans", args=[slug])),
+        },
+        status=410,
+    )
 
 
 def _permalink(request: HttpRequest, token: str) -> str:

@@ -119,7 +119,8 @@ class Scan(models.Model):
         MATERIAL = "material", "material change"
 
     token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
-    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="scans")
+    # No index of its own: scan_host_recent (host first) serves every lookup by host.
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="scans", db_index=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     requested_at = models.DateTimeField(auto_now_add=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
@@ -151,6 +152,9 @@ class Scan(models.Model):
     watch = models.ForeignKey(
         "Watch", null=True, blank=True, on_delete=models.SET_NULL, related_name="scans"
     )
+    # When the permalink (page or API) was first opened: a scan someone read
+    # is never pruned by CHAINSCAN_KEEP_UNCHANGED_DAYS.
+    viewed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -182,10 +186,43 @@ class Scan(models.Model):
         return self.status in (self.Status.DONE, self.Status.FAILED)
 
 
-class Endpoint(models.Model):
-    """One address of a scan, with SNI or without (``sni`` empty, ``no_sni`` set)."""
+class Outcome(models.Model):
+    """What one endpoint found, shared by every endpoint that found exactly the same.
 
-    scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="endpoints")
+    The served and expected chains (with each certificate's role), the anchor,
+    the findings, the client verdicts and the verdict, keyed by a digest of all
+    of it. An unchanged rescan points its endpoints at the outcomes the scan
+    before it recorded instead of copying chains and findings again: a host
+    rescanned every hour grows by a few small Endpoint rows per scan.
+
+    Immutable once written: a finished scan is never rewritten, so neither is
+    anything it points at.
+    """
+
+    digest = models.CharField(max_length=64, unique=True)
+    verdict = models.CharField(max_length=10, choices=Scan.Verdict.choices)
+    # A finding code (connect-failed…) when no chain could be read.
+    error = models.CharField(max_length=40, blank=True)
+    valid_until = models.DateTimeField(null=True)
+    anchor = models.ForeignKey(Certificate, null=True, on_delete=models.PROTECT, related_name="+")
+    anchor_source = models.CharField(max_length=200, blank=True)
+    clients = models.JSONField(default=list)
+
+    def __str__(self) -> str:
+        return f"outcome {self.digest[:12]} ({self.verdict})"
+
+
+class Endpoint(models.Model):
+    """One address of a scan, with SNI or without (``sni`` empty, ``no_sni`` set).
+
+    Only what is particular to this address and this scan lives here (address,
+    timings, TLS version); what it found is its ``outcome``, shared.
+    """
+
+    # No index of its own: endpoint_position (scan first) serves lookups by scan.
+    scan = models.ForeignKey(
+        Scan, on_delete=models.CASCADE, related_name="endpoints", db_index=False
+    )
     position = models.PositiveSmallIntegerField()
     address = models.CharField(max_length=64)
     port = models.PositiveIntegerField()
@@ -195,12 +232,7 @@ class Endpoint(models.Model):
     cipher = models.CharField(max_length=100, blank=True)
     connect_ms = models.FloatField(null=True)
     handshake_ms = models.FloatField(null=True)
-    error = models.CharField(max_length=40, blank=True)
-    verdict = models.CharField(max_length=10, choices=Scan.Verdict.choices)
-    valid_until = models.DateTimeField(null=True)
-    anchor = models.ForeignKey(Certificate, null=True, on_delete=models.PROTECT, related_name="+")
-    anchor_source = models.CharField(max_length=200, blank=True)
-    clients = models.JSONField(default=list)
+    outcome = models.ForeignKey(Outcome, on_delete=models.PROTECT, related_name="endpoints")
 
     class Meta:
         ordering = ["position"]
@@ -211,23 +243,60 @@ class Endpoint(models.Model):
     def __str__(self) -> str:
         return f"{self.address}:{self.port}{' (no SNI)' if self.no_sni else ''}"
 
+    # What the endpoint found, read through its outcome (the fields that lived
+    # here before outcomes were shared).
+    @property
+    def verdict(self) -> str:
+        return self.outcome.verdict
+
+    @property
+    def error(self) -> str:
+        return self.outcome.error
+
+    @property
+    def valid_until(self) -> Any:
+        return self.outcome.valid_until
+
+    @property
+    def anchor(self) -> Certificate | None:
+        return self.outcome.anchor
+
+    @property
+    def anchor_source(self) -> str:
+        return self.outcome.anchor_source
+
+    @property
+    def clients(self) -> Any:
+        return self.outcome.clients
+
+    @property
+    def findings(self) -> Any:
+        return self.outcome.findings
+
+    @property
+    def chain(self) -> Any:
+        return self.outcome.chain
+
 
 class ChainEntry(models.Model):
-    """A certificate at a position of an endpoint's served or expected chain."""
+    """A certificate at a position of an outcome's served or expected chain."""
 
     class Kind(models.TextChoices):
         SERVED = "served"
         EXPECTED = "expected"
 
-    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="chain")
+    outcome = models.ForeignKey(Outcome, on_delete=models.CASCADE, related_name="chain")
     kind = models.CharField(max_length=10, choices=Kind.choices)
     position = models.PositiveSmallIntegerField()
     certificate = models.ForeignKey(Certificate, on_delete=models.PROTECT, related_name="+")
+    # The engine's Role (leaf, in-place, alternate-path, not-served…); empty for
+    # chains recorded before roles existed (reports.py derives one then).
+    role = models.CharField(max_length=20, blank=True)
 
     class Meta:
         ordering = ["kind", "position"]
         constraints = [
-            models.UniqueConstraint(fields=["endpoint", "kind", "position"], name="chain_slot"),
+            models.UniqueConstraint(fields=["outcome", "kind", "position"], name="chain_slot"),
         ]
 
     def __str__(self) -> str:
@@ -235,16 +304,18 @@ class ChainEntry(models.Model):
 
 
 class Finding(models.Model):
-    """A finding of a scan; ``endpoint`` is empty for scan-wide findings."""
+    """A finding of an endpoint's outcome, or a scan-wide one (``scan`` set)."""
 
     class Severity(models.TextChoices):
         ERROR = "error"
         WARNING = "warning"
         INFO = "info"
 
-    scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="findings")
-    endpoint = models.ForeignKey(
-        Endpoint, null=True, blank=True, on_delete=models.CASCADE, related_name="findings"
+    scan = models.ForeignKey(
+        Scan, null=True, blank=True, on_delete=models.CASCADE, related_name="findings"
+    )
+    outcome = models.ForeignKey(
+        Outcome, null=True, blank=True, on_delete=models.CASCADE, related_name="findings"
     )
     position = models.PositiveSmallIntegerField()
     code = models.CharField(max_length=40)
@@ -257,9 +328,38 @@ class Finding(models.Model):
 
     class Meta:
         ordering = ["position"]
+        constraints = [
+            # One owner: an outcome's finding or a scan-wide one.
+            models.CheckConstraint(
+                condition=Q(scan__isnull=True, outcome__isnull=False)
+                | Q(scan__isnull=False, outcome__isnull=True),
+                name="finding_one_owner",
+            ),
+            # Two recorders writing one new outcome at once write the same rows:
+            # the second insert is skipped on this key.
+            models.UniqueConstraint(
+                fields=["outcome", "position"],
+                name="finding_outcome_slot",
+                condition=Q(outcome__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} ({self.severity})"
+
+
+class PrunedScan(models.Model):
+    """What is left of a routine rescan pruned by ``CHAINSCAN_KEEP_UNCHANGED_DAYS``:
+    its permalink token and host, so the permalink answers 410 with a link to
+    the host's history instead of 404."""
+
+    token = models.CharField(max_length=64, unique=True)
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="+")
+    requested_at = models.DateTimeField()
+    pruned_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"pruned scan of {self.host} @ {self.requested_at:%Y-%m-%d %H:%M}"
 
 
 class TrustAnchor(models.Model):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .engine.report import Role
+
 _STR: dict[str, Any] = {"type": "string"}
 _NSTR: dict[str, Any] = {"type": ["string", "null"]}
 _INT: dict[str, Any] = {"type": "integer"}
@@ -19,6 +21,8 @@ _TIME: dict[str, Any] = {"type": "string", "format": "date-time"}
 _NTIME: dict[str, Any] = {"type": ["string", "null"], "format": "date-time"}
 _NNUM: dict[str, Any] = {"type": ["number", "null"]}
 _STATUS: dict[str, Any] = {"enum": ["queued", "running", "done", "failed"]}
+_EXPECTED_ROLES = (Role.SERVED, Role.NOT_SERVED, Role.ANCHOR)
+_SERVED_ROLES = tuple(r for r in Role if r not in _EXPECTED_ROLES)
 _VERDICT: dict[str, Any] = {"enum": ["ok", "warning", "broken"]}
 _NVERDICT: dict[str, Any] = {"enum": ["ok", "warning", "broken", None]}
 _NCHANGE: dict[str, Any] = {"enum": ["first", "same", "renewal", "material", None]}
@@ -101,6 +105,10 @@ ENDPOINT = _closed(
         "findings": _array(_ref("Finding")),
         "clients": _array(_ref("Client")),
         "valid_until": _NTIME,
+        # One role per certificate of served / expected, same order (empty
+        # for reports recorded before roles existed).
+        "served_roles": _array({"enum": [r.value for r in _SERVED_ROLES]}),
+        "expected_roles": _array({"enum": [r.value for r in _EXPECTED_ROLES]}),
     }
 )
 
@@ -228,6 +236,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "EndpointDiff": ENDPOINT_DIFF,
     "Diff": DIFF,
     "Error": ERROR,
+    "Pruned": _closed({"error": ERROR["properties"]["error"], "host": _STR, "history": _STR}),
 }
 
 
@@ -303,6 +312,11 @@ def document(server: str) -> dict[str, Any]:
                         "200": _ok("The scan", "Scan"),
                         "401": _UNAUTHORISED,
                         "404": _err("Unknown token"),
+                        "410": {
+                            "description": "A routine rescan pruned by "
+                            "CHAINSCAN_KEEP_UNCHANGED_DAYS; `history` is the host's scans",
+                            **_json("Pruned"),
+                        },
                     },
                 }
             },

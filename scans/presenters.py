@@ -1,6 +1,8 @@
 """Shaping engine reports for templates: served vs expected side by side, with marks.
 
-No parsing here: the certificates are already CertificateInfo data classes.
+No parsing and no judging here: the certificates are already CertificateInfo
+data classes and their roles come from the engine (``EndpointReport.served_roles``);
+this module only picks the words and marks that show them.
 """
 
 from __future__ import annotations
@@ -10,16 +12,14 @@ from dataclasses import dataclass, field
 
 from .engine.report import CertificateInfo, EndpointReport, Finding
 
-# Which findings make a served certificate "wrong" rather than merely "extra".
-_WRONG_CODES = {"wrong-intermediate-same-key", "wrong-intermediate", "unreadable-cert"}
-
 
 @dataclass
 class ChainRow:
     position: int
     cert: CertificateInfo
-    mark: str  # ok | misplaced | extra | anchor | wrong | duplicate | missing
+    mark: str  # ok | misplaced | extra | anchor | wrong | duplicate | missing | unknown
     note: str
+    role: str = ""  # the engine's Role, as reported
 
 
 @dataclass
@@ -51,41 +51,42 @@ def endpoint_title(e: EndpointReport) -> str:
     return f"{where}:{e.port}" + ("" if e.sni is not None else " without SNI")
 
 
-_NOTES = {
-    "ok": "in place",
-    "misplaced": "needed, but in the wrong position",
-    "extra": "not needed by any path",
-    "anchor": "the root itself: clients already have it",
-    "wrong": "does not belong here",
-    "duplicate": "sent more than once",
-    "missing": "not served: clients must find it themselves",
+# How each role the engine gave a certificate is shown: (CSS mark, note).
+_SERVED_MARKS = {
+    "leaf": ("ok", "the server's certificate"),
+    "in-place": ("ok", "in place"),
+    "misplaced": ("misplaced", "needed, but in the wrong position"),
+    "alternate-path": ("ok", "another path to a root (a cross-sign), for clients with other roots"),
+    "anchor-sent": ("anchor", "the root itself: clients already have it"),
+    "extra": ("extra", "not needed by any path"),
+    "duplicate": ("duplicate", "sent more than once"),
+    "wrong-issuer": ("wrong", "does not belong here: not the issuer of the certificate before it"),
+    "unreadable": ("wrong", "not a certificate"),
+    "unknown": ("unknown", "not analysed"),
 }
+_EXPECTED_MARKS = {
+    "served": ("ok", "in place"),
+    "not-served": ("missing", "not served: clients must find it themselves"),
+    "anchor": ("anchor", "a trusted root: clients already have it"),
+}
+_UNKNOWN = ("unknown", "")
+
+
+def _rows(
+    certs: Sequence[CertificateInfo], roles: Sequence[str], marks: dict[str, tuple[str, str]]
+) -> list[ChainRow]:
+    rows = []
+    for i, cert in enumerate(certs):
+        role = roles[i] if i < len(roles) else ""
+        mark, note = marks.get(role, _UNKNOWN)
+        rows.append(ChainRow(i, cert, mark, note, role))
+    return rows
 
 
 def endpoint_view(endpoint: EndpointReport, index: int = 0) -> EndpointView:
     view = EndpointView(endpoint=endpoint, index=index)
-    expected_pos = {c.sha256: i for i, c in enumerate(endpoint.expected)}
-    wrong = {sha for f in endpoint.findings if f.code in _WRONG_CODES for sha in f.certificates}
-    seen: set[str] = set()
-    for i, cert in enumerate(endpoint.served):
-        if cert.sha256 in seen:
-            mark = "duplicate"
-        elif endpoint.anchor is not None and cert.sha256 == endpoint.anchor.sha256:
-            mark = "anchor"
-        elif cert.sha256 in expected_pos:
-            mark = "ok" if expected_pos[cert.sha256] == i else "misplaced"
-        elif cert.sha256 in wrong and i > 0:
-            mark = "wrong"
-        elif i == 0:
-            mark = "wrong" if endpoint.expected else "ok"
-        else:
-            mark = "extra"
-        seen.add(cert.sha256)
-        view.served.append(ChainRow(i, cert, mark, _NOTES[mark]))
-    served_set = {c.sha256 for c in endpoint.served}
-    for i, cert in enumerate(endpoint.expected):
-        mark = "ok" if cert.sha256 in served_set else "missing"
-        view.expected.append(ChainRow(i, cert, mark, _NOTES[mark]))
+    view.served = _rows(endpoint.served, endpoint.served_roles, _SERVED_MARKS)
+    view.expected = _rows(endpoint.expected, endpoint.expected_roles, _EXPECTED_MARKS)
     for finding in endpoint.findings:
         {"error": view.errors, "warning": view.warnings}.get(
             finding.severity.value, view.infos
@@ -104,6 +105,8 @@ def _outcome(e: EndpointReport) -> tuple[object, ...]:
     return (
         e.served_fingerprint(),
         e.expected_fingerprint(),
+        e.served_roles,
+        e.expected_roles,
         e.anchor.sha256 if e.anchor else None,
         e.anchor_source,
         e.verdict,

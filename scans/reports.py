@@ -7,7 +7,7 @@ and JSON.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import dataclasses
 
 from django.db.models import Prefetch
 
@@ -16,6 +16,7 @@ from .engine.report import (
     ClientVerdict,
     EndpointReport,
     Report,
+    Role,
     Severity,
     Verdict,
 )
@@ -65,57 +66,105 @@ def scans_with_report_data(queryset):  # type: ignore[no-untyped-def]
     return queryset.select_related("host").prefetch_related(
         Prefetch(
             "endpoints",
-            queryset=Endpoint.objects.select_related("anchor").prefetch_related(
-                Prefetch("chain", queryset=ChainEntry.objects.select_related("certificate"))
-            ),
+            queryset=Endpoint.objects.select_related("outcome", "outcome__anchor"),
         ),
+        Prefetch(
+            "endpoints__outcome__chain",
+            queryset=ChainEntry.objects.select_related("certificate"),
+        ),
+        Prefetch("endpoints__outcome__findings", queryset=Finding.objects.all()),
         Prefetch("findings", queryset=Finding.objects.all()),
     )
 
 
 def report_from_scan(scan: Scan) -> Report:
     """The report of a finished scan, as the engine produced it."""
-    findings_by_endpoint: dict[int | None, list[EngineFinding]] = defaultdict(list)
-    for row in scan.findings.all():
-        findings_by_endpoint[row.endpoint_id].append(_finding(row))
-    endpoints = []
-    for ep in scan.endpoints.all():
-        served: list[CertificateInfo] = []
-        expected: list[CertificateInfo] = []
-        for entry in sorted(ep.chain.all(), key=lambda e: (e.kind, e.position)):
-            target = served if entry.kind == ChainEntry.Kind.SERVED else expected
-            target.append(certificate_info(entry.certificate))
-        endpoints.append(
-            EndpointReport(
-                address=ep.address,
-                port=ep.port,
-                sni=None if ep.no_sni else ep.sni,
-                served=tuple(served),
-                expected=tuple(expected),
-                anchor=certificate_info(ep.anchor) if ep.anchor else None,
-                anchor_source=ep.anchor_source or None,
-                findings=tuple(findings_by_endpoint.get(ep.pk, [])),
-                clients=tuple(ClientVerdict(**c) for c in ep.clients),
-                verdict=Verdict(ep.verdict),
-                valid_until=ep.valid_until,
-                tls_version=ep.tls_version or None,
-                cipher=ep.cipher or None,
-                connect_ms=ep.connect_ms,
-                handshake_ms=ep.handshake_ms,
-                error=ep.error or None,
-            )
-        )
+    endpoints = [_endpoint(ep) for ep in scan.endpoints.all()]
     return Report(
         host=scan.host.hostname,
         port=scan.host.port,
         trust_store=scan.trust_store,
         evaluated_at=scan.finished_at or scan.requested_at,
         endpoints=tuple(endpoints),
-        findings=tuple(findings_by_endpoint.get(None, [])),
+        findings=tuple(_finding(row) for row in scan.findings.all()),
         verdict=Verdict(scan.verdict) if scan.verdict else Verdict.OK,
         error=scan.error or None,
         duration_ms=scan.duration_ms,
     )
+
+
+def _endpoint(ep: Endpoint) -> EndpointReport:
+    outcome = ep.outcome
+    chains: dict[str, list[ChainEntry]] = {ChainEntry.Kind.SERVED: [], ChainEntry.Kind.EXPECTED: []}
+    for entry in sorted(outcome.chain.all(), key=lambda e: (e.kind, e.position)):
+        chains[entry.kind].append(entry)
+    served, expected = chains[ChainEntry.Kind.SERVED], chains[ChainEntry.Kind.EXPECTED]
+    endpoint = EndpointReport(
+        address=ep.address,
+        port=ep.port,
+        sni=None if ep.no_sni else ep.sni,
+        served=tuple(certificate_info(e.certificate) for e in served),
+        expected=tuple(certificate_info(e.certificate) for e in expected),
+        anchor=certificate_info(outcome.anchor) if outcome.anchor else None,
+        anchor_source=outcome.anchor_source or None,
+        findings=tuple(_finding(row) for row in outcome.findings.all()),
+        clients=tuple(ClientVerdict(**c) for c in outcome.clients),
+        verdict=Verdict(outcome.verdict),
+        valid_until=outcome.valid_until,
+        tls_version=ep.tls_version or None,
+        cipher=ep.cipher or None,
+        connect_ms=ep.connect_ms,
+        handshake_ms=ep.handshake_ms,
+        error=outcome.error or None,
+        served_roles=tuple(e.role for e in served),
+        expected_roles=tuple(e.role for e in expected),
+    )
+    if all(endpoint.served_roles) and all(endpoint.expected_roles):
+        return endpoint
+    # Recorded before the engine reported roles: derive them once, here.
+    served_roles, expected_roles = legacy_roles(endpoint)
+    return dataclasses.replace(endpoint, served_roles=served_roles, expected_roles=expected_roles)
+
+
+# Findings that made a served certificate "wrong" before roles were recorded.
+_WRONG_CODES = {"wrong-intermediate-same-key", "wrong-intermediate", "unreadable-cert"}
+
+
+def legacy_roles(endpoint: EndpointReport) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Roles for an endpoint recorded before the engine reported them.
+
+    The best reading of the stored chains and finding codes (what the report
+    page did before roles existed); new scans carry the engine's own roles.
+    """
+    expected_pos = {c.sha256: i for i, c in enumerate(endpoint.expected)}
+    wrong = {sha for f in endpoint.findings if f.code in _WRONG_CODES for sha in f.certificates}
+    seen: set[str] = set()
+    served: list[str] = []
+    for i, cert in enumerate(endpoint.served):
+        if cert.sha256 in seen:
+            role = Role.DUPLICATE
+        elif cert.parse_error:
+            role = Role.UNREADABLE
+        elif endpoint.anchor is not None and cert.sha256 == endpoint.anchor.sha256:
+            role = Role.ANCHOR_SENT
+        elif cert.sha256 in expected_pos:
+            if expected_pos[cert.sha256] != i:
+                role = Role.MISPLACED
+            else:
+                role = Role.LEAF if i == 0 else Role.IN_PLACE
+        elif cert.sha256 in wrong and i > 0:
+            role = Role.WRONG_ISSUER
+        elif i == 0:
+            role = Role.MISPLACED if endpoint.expected else Role.LEAF
+        else:
+            role = Role.EXTRA
+        seen.add(cert.sha256)
+        served.append(role)
+    served_set = {c.sha256 for c in endpoint.served}
+    expected = [
+        Role.SERVED if c.sha256 in served_set else Role.NOT_SERVED for c in endpoint.expected
+    ]
+    return tuple(served), tuple(expected)
 
 
 def scan_json(scan: Scan) -> dict[str, object]:

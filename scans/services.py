@@ -10,6 +10,7 @@ import copy
 import datetime as dt
 import functools
 import hashlib
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, cast
@@ -19,10 +20,20 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from .engine.report import CertificateInfo, EndpointReport, Report
+from .engine.report import CertificateInfo, ClientVerdict, EndpointReport, Report
 from .engine.report import Finding as EngineFinding
 from .engine.targets import Target
-from .models import Certificate, ChainEntry, Endpoint, Finding, Host, Scan, Watch
+from .models import (
+    Certificate,
+    ChainEntry,
+    Endpoint,
+    Finding,
+    Host,
+    Outcome,
+    PrunedScan,
+    Scan,
+    Watch,
+)
 from .scanning import subject_hash
 
 if TYPE_CHECKING:
@@ -224,6 +235,71 @@ def scans_fail_stuck() -> int:
     return stuck_running + stuck_queued
 
 
+# --- Pruning -----------------------------------------------------------------
+
+# Scans pruned per run: bounded work per beat tick; the next tick goes on.
+PRUNE_BATCH = 500
+
+
+def scans_prune_unchanged(*, older_than: dt.timedelta) -> int:
+    """Delete routine rescans (change "same") finished before ``older_than`` ago.
+
+    Never pruned: a scan that changed something (first, renewal, material), a
+    failed one, one whose permalink was opened (``viewed_at``), the last of its
+    history (no later scan has it as ``previous``: the newest of each team's
+    history of a host), and a watch's last scan. Each pruned scan leaves a
+    tombstone (token → host) so its permalink answers 410, and the scan after
+    it is linked to the scan before it instead: it repeated that one, so the
+    change marked on the next scan is unchanged. Outcomes no endpoint points
+    at any more go too. Returns how many scans were pruned.
+
+    A recorder that found such an outcome by its digest in the milliseconds
+    before this commits fails its insert on the foreign key (the scan is then
+    failed with an internal error, and the next scan records it afresh):
+    locking every shared outcome on each record to close that window would
+    serialise every scan that shares one.
+    """
+    cutoff = timezone.now() - older_than
+    candidates = list(
+        Scan.objects.filter(
+            change=Scan.Change.SAME,
+            status=Scan.Status.DONE,
+            finished_at__lt=cutoff,
+            viewed_at__isnull=True,
+        )
+        .filter(pk__in=Scan.objects.filter(previous__isnull=False).values("previous_id"))
+        .exclude(pk__in=Watch.objects.filter(last_scan__isnull=False).values("last_scan_id"))
+        .order_by("pk")
+        .only("pk", "token", "host_id", "requested_at", "previous_id")[:PRUNE_BATCH]
+    )
+    if not candidates:
+        return 0
+    with transaction.atomic():
+        # Oldest first, so a run of pruned scans hands its survivor the first
+        # scan before the run.
+        replaced: dict[int, int | None] = {}
+        for scan in candidates:
+            before = scan.previous_id
+            while before in replaced:
+                before = replaced[before]
+            replaced[scan.pk] = before
+            Scan.objects.filter(previous_id=scan.pk).update(previous_id=before)
+        PrunedScan.objects.bulk_create(
+            [
+                PrunedScan(token=s.token, host_id=s.host_id, requested_at=s.requested_at)
+                for s in candidates
+            ],
+            ignore_conflicts=True,
+        )
+        ids = [s.pk for s in candidates]
+        outcomes = set(
+            Endpoint.objects.filter(scan_id__in=ids).values_list("outcome_id", flat=True)
+        )
+        Scan.objects.filter(pk__in=ids).delete()
+        Outcome.objects.filter(pk__in=outcomes, endpoints__isnull=True).delete()
+    return len(candidates)
+
+
 # --- Recording ---------------------------------------------------------------
 
 
@@ -367,10 +443,17 @@ _RECORDED = (
 
 
 def _report_rows_create(scan: Scan, report: Report) -> None:
-    """The report's certificates, endpoints, chain entries and findings.
+    """The report's certificates, endpoints and their shared outcomes.
 
-    Three inserts whatever the number of endpoints: endpoints (Postgres
-    returns their ids), then every chain entry, then every finding.
+    An endpoint's outcome (chains with roles, findings, clients, verdict) is
+    looked up by its digest: an unchanged rescan finds every outcome already
+    stored and writes only its small Endpoint rows. New outcomes are written
+    with their chain entries and findings. A fixed number of statements
+    whatever the number of endpoints (bulk inserts, no per-row queries).
+
+    Two recorders writing the same new outcome at once write identical rows;
+    the conflicting inserts are skipped (unique digest, chain slot and finding
+    slot), so both end up pointing at one complete outcome.
     """
     certs = certificates_store(
         infos=[
@@ -381,32 +464,104 @@ def _report_rows_create(scan: Scan, report: Report) -> None:
     )
     # The expected chain is the verifier's path, leaf first and root left out.
     certificates_learn(sha256s=[c.sha256 for e in report.endpoints for c in e.expected[1:]])
-    rows = Endpoint.objects.bulk_create(
-        [_endpoint_row(scan, index, e, certs) for index, e in enumerate(report.endpoints)]
-    )
-    ChainEntry.objects.bulk_create(
+    digests = [outcome_digest(e) for e in report.endpoints]
+    outcomes = {
+        o.digest: o for o in Outcome.objects.filter(digest__in=digests).only("pk", "digest")
+    }
+    new = {d: e for d, e in zip(digests, report.endpoints, strict=True) if d not in outcomes}
+    if new:
+        Outcome.objects.bulk_create(
+            [_outcome_row(d, e, certs) for d, e in new.items()], ignore_conflicts=True
+        )
+        outcomes.update(
+            (o.digest, o) for o in Outcome.objects.filter(digest__in=list(new)).only("pk", "digest")
+        )
+        ChainEntry.objects.bulk_create(
+            [
+                ChainEntry(
+                    outcome=outcomes[d],
+                    kind=kind,
+                    position=i,
+                    certificate=certs[c.sha256],
+                    role=roles[i] if i < len(roles) else "",
+                )
+                for d, endpoint in new.items()
+                for kind, chain, roles in (
+                    (ChainEntry.Kind.SERVED, endpoint.served, endpoint.served_roles),
+                    (ChainEntry.Kind.EXPECTED, endpoint.expected, endpoint.expected_roles),
+                )
+                for i, c in enumerate(chain)
+            ],
+            ignore_conflicts=True,
+        )
+    Endpoint.objects.bulk_create(
         [
-            ChainEntry(endpoint=row, kind=kind, position=i, certificate=certs[c.sha256])
-            for row, endpoint in zip(rows, report.endpoints, strict=True)
-            for kind, chain in (
-                (ChainEntry.Kind.SERVED, endpoint.served),
-                (ChainEntry.Kind.EXPECTED, endpoint.expected),
-            )
-            for i, c in enumerate(chain)
+            _endpoint_row(scan, index, e, outcomes[d])
+            for index, (d, e) in enumerate(zip(digests, report.endpoints, strict=True))
         ]
     )
-    scoped: list[tuple[Endpoint | None, EngineFinding]] = [
-        (row, f) for row, e in zip(rows, report.endpoints, strict=True) for f in e.findings
+    rows = [
+        _finding_row(f, position, outcome=outcomes[d])
+        for d, endpoint in new.items()
+        for position, f in enumerate(endpoint.findings)
     ]
-    scoped += [(None, f) for f in report.findings]
-    Finding.objects.bulk_create(
-        [_finding_row(scan, row, f, position) for position, (row, f) in enumerate(scoped)]
+    rows += [_finding_row(f, position, scan=scan) for position, f in enumerate(report.findings)]
+    Finding.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def outcome_digest(endpoint: EndpointReport) -> str:
+    """SHA-256 of everything an endpoint found, apart from its address and timings.
+
+    Equal digests mean equal outcomes: the key endpoints share outcomes by.
+    """
+    content = {
+        "served": [[c.sha256, r] for c, r in _with_roles(endpoint.served, endpoint.served_roles)],
+        "expected": [
+            [c.sha256, r] for c, r in _with_roles(endpoint.expected, endpoint.expected_roles)
+        ],
+        "anchor": endpoint.anchor.sha256 if endpoint.anchor else None,
+        "anchor_source": endpoint.anchor_source,
+        "verdict": endpoint.verdict.value,
+        "error": endpoint.error,
+        "valid_until": endpoint.valid_until.isoformat() if endpoint.valid_until else None,
+        "clients": [_client_json(c) for c in endpoint.clients],
+        "findings": [
+            [f.code, f.severity.value, f.title, f.detail, f.fix, f.certificates, f.clients]
+            for f in endpoint.findings
+        ],
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def _with_roles(
+    certs: Sequence[CertificateInfo], roles: Sequence[str]
+) -> list[tuple[CertificateInfo, str]]:
+    return [(c, roles[i] if i < len(roles) else "") for i, c in enumerate(certs)]
+
+
+def _client_json(c: ClientVerdict) -> dict[str, object]:
+    return {
+        "family": c.family,
+        "name": c.name,
+        "examples": c.examples,
+        "accepts": c.accepts,
+        "reason": c.reason,
+    }
+
+
+def _outcome_row(digest: str, endpoint: EndpointReport, certs: dict[str, Certificate]) -> Outcome:
+    return Outcome(
+        digest=digest,
+        verdict=endpoint.verdict.value,
+        error=endpoint.error or "",
+        valid_until=endpoint.valid_until,
+        anchor=certs[endpoint.anchor.sha256] if endpoint.anchor else None,
+        anchor_source=endpoint.anchor_source or "",
+        clients=[_client_json(c) for c in endpoint.clients],
     )
 
 
-def _endpoint_row(
-    scan: Scan, index: int, endpoint: EndpointReport, certs: dict[str, Certificate]
-) -> Endpoint:
+def _endpoint_row(scan: Scan, index: int, endpoint: EndpointReport, outcome: Outcome) -> Endpoint:
     return Endpoint(
         scan=scan,
         position=index,
@@ -418,21 +573,7 @@ def _endpoint_row(
         cipher=endpoint.cipher or "",
         connect_ms=endpoint.connect_ms,
         handshake_ms=endpoint.handshake_ms,
-        error=endpoint.error or "",
-        verdict=endpoint.verdict.value,
-        valid_until=endpoint.valid_until,
-        anchor=certs[endpoint.anchor.sha256] if endpoint.anchor else None,
-        anchor_source=endpoint.anchor_source or "",
-        clients=[
-            {
-                "family": c.family,
-                "name": c.name,
-                "examples": c.examples,
-                "accepts": c.accepts,
-                "reason": c.reason,
-            }
-            for c in endpoint.clients
-        ],
+        outcome=outcome,
     )
 
 
@@ -443,11 +584,15 @@ def _capped(text: str) -> str:
 
 
 def _finding_row(
-    scan: Scan, endpoint: Endpoint | None, finding: EngineFinding, position: int
+    finding: EngineFinding,
+    position: int,
+    *,
+    scan: Scan | None = None,
+    outcome: Outcome | None = None,
 ) -> Finding:
     return Finding(
         scan=scan,
-        endpoint=endpoint,
+        outcome=outcome,
         position=position,
         code=finding.code,
         severity=finding.severity.value,

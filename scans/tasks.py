@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import task_prerun
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections
 
 from . import scanning, services
@@ -91,3 +93,15 @@ def fail_stuck_scans() -> int:
 @shared_task(ignore_result=True)
 def flush_outbox() -> int:
     return services.outbox_flush()
+
+
+@shared_task(ignore_result=True)
+def prune_unchanged_scans() -> int:
+    """Routine rescans older than ``CHAINSCAN_KEEP_UNCHANGED_DAYS`` (0: keep all)."""
+    days = settings.CHAINSCAN_KEEP_UNCHANGED_DAYS
+    if not days:
+        return 0
+    count = services.scans_prune_unchanged(older_than=dt.timedelta(days=days))
+    if count:
+        log.info("pruned %s routine rescans older than %s days", count, days)
+    return count

@@ -39,7 +39,9 @@ def test_a_submitted_host_becomes_a_finished_report_with_the_served_chain(
     assert scan.status == Scan.Status.DONE, scan.error
     assert scan.verdict == "ok"
     served = list(
-        ChainEntry.objects.filter(endpoint__scan=scan, endpoint__no_sni=False, kind="served")
+        ChainEntry.objects.filter(
+            outcome__endpoints__scan=scan, outcome__endpoints__no_sni=False, kind="served"
+        )
         .order_by("position")
         .values_list("certificate__sha256", flat=True)
     )

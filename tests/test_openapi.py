@@ -24,7 +24,7 @@ from openapi_spec_validator import validate as validate_openapi
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from scans.models import ApiToken, Scan
+from scans.models import ApiToken, PrunedScan, Scan
 from scans.openapi import document
 from tests.factories import HOST, chains, queued_scan, record_scan
 
@@ -113,6 +113,12 @@ def _rate_limited(w: World) -> list[Any]:
         cache.clear()
 
 
+def _pruned(w: World) -> str:
+    """The token of a routine rescan pruned by CHAINSCAN_KEEP_UNCHANGED_DAYS (its tombstone)."""
+    PrunedScan.objects.create(token="p" * 43, host=w.fixed.host, requested_at=w.fixed.requested_at)
+    return "p" * 43
+
+
 SCENARIOS: dict[tuple[str, str, str], Scenario] = {
     (SCANS, "post", "202"): lambda w: [
         w.call("post", SCANS, {"host": "example.com", "port": 8443, "ip": "192.0.2.1"})
@@ -133,6 +139,7 @@ SCENARIOS: dict[tuple[str, str, str], Scenario] = {
     ],
     (SCAN, "get", "401"): lambda w: [w.call("get", _url(SCAN, token=w.fixed.token), key=None)],
     (SCAN, "get", "404"): lambda w: [w.call("get", _url(SCAN, token="n" * 43))],
+    (SCAN, "get", "410"): lambda w: [w.call("get", _url(SCAN, token=_pruned(w)))],
     (DIFF, "get", "200"): lambda w: [
         w.call("get", _url(DIFF, token=w.fixed.token, other=w.broken.token))
     ],

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
+from django.urls import reverse
+
+from scans.models import ChainEntry
 from scans.presenters import endpoint_views
-from tests import factories
+from tests import factories, pki
 
 
 def test_addresses_serving_the_same_chain_share_one_section_and_the_odd_one_has_its_own():
@@ -43,3 +48,44 @@ def test_two_failed_addresses_are_never_folded_together():
         "192.0.2.20:443 without SNI",
     ]
     assert all(v.also == [] for v in views)
+
+
+# --- roles: the engine decides them, the page shows them ----------------------------------
+
+
+def _served_marks(html: str) -> list[tuple[str, str]]:
+    """(role, note) of each served certificate on the report page, in order."""
+    served = html.split('<div class="chain served">', 1)[1].split('<div class="chain expected">')[0]
+    return re.findall(
+        r'data-role="([^"]*)">\s*<div class="cert-head"><strong>[^<]*</strong> <span class="mark">([^<]*)</span>',
+        served,
+    )
+
+
+def test_a_valid_cross_sign_is_shown_as_another_path_not_as_extra(alice, alice_client):
+    c = pki.cast()
+    scan = factories.record_scan([c.leaf_x3.der, c.x3.der, c.root_cross.der], user=alice)
+
+    html = alice_client.get(reverse("report", args=[scan.token])).content.decode()
+
+    assert scan.verdict == "ok"
+    assert "not needed by any path" not in html
+    marks = _served_marks(html)
+    assert [role for role, _ in marks] == ["leaf", "in-place", "alternate-path"]
+    assert "another path to a root (a cross-sign)" in marks[2][1]
+
+
+def test_a_scan_recorded_before_roles_existed_still_shows_each_certificates_place(
+    alice, alice_client
+):
+    c = pki.cast()
+    other = pki.intermediate("Unrelated CA", c.other_root)
+    scan = factories.record_scan([c.leaf_x3.der, c.x3.der, other.der], user=alice)
+    # What 0004 leaves for chains stored before the engine reported roles.
+    ChainEntry.objects.filter(outcome__endpoints__scan=scan).update(role="")
+
+    html = alice_client.get(reverse("report", args=[scan.token])).content.decode()
+
+    marks = _served_marks(html)
+    assert [role for role, _ in marks] == ["leaf", "in-place", "extra"]
+    assert marks[2][1] == "not needed by any path"

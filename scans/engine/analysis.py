@@ -34,8 +34,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import (
     ClientVerifier,
+    Criticality,
     ExtensionPolicy,
     PolicyBuilder,
     ServerVerifier,
@@ -60,7 +62,7 @@ from .diagnosis import (
 )
 from .errors import FetchError
 from .findings import ALL_CLIENTS, CLIENT_FAMILIES
-from .report import CertificateInfo, ClientVerdict, EndpointReport, Finding, Verdict
+from .report import CertificateInfo, ClientVerdict, EndpointReport, Finding, Role, Verdict
 from .trust import TrustStore
 
 log = logging.getLogger(__name__)
@@ -178,6 +180,8 @@ class ChainAnalysis:
         valid_until: the earliest expiry on the expected chain and its root.
         fetched: DER of CA certificates newly downloaded via AIA, for the
             caller to remember as known issuers.
+        served_roles: one ``Role`` per served certificate (same order).
+        expected_roles: one ``Role`` per expected certificate (same order).
     """
 
     served: tuple[CertificateInfo, ...]
@@ -189,6 +193,8 @@ class ChainAnalysis:
     verdict: Verdict
     valid_until: dt.datetime | None
     fetched: tuple[bytes, ...] = ()
+    served_roles: tuple[str, ...] = ()
+    expected_roles: tuple[str, ...] = ()
 
     def apply(self, endpoint: EndpointReport) -> EndpointReport:
         """``endpoint`` with this analysis merged in (findings appended)."""
@@ -203,6 +209,8 @@ class ChainAnalysis:
             clients=self.clients,
             verdict=Verdict.worst([endpoint.verdict, Verdict.from_findings(found)]),
             valid_until=self.valid_until,
+            served_roles=self.served_roles,
+            expected_roles=self.expected_roles,
         )
 
 
@@ -242,6 +250,26 @@ def analyse(
 
 
 # --- records and helpers ----------------------------------------------------------
+
+
+def _ca_eku_allows_server(
+    policy: object, cert: x509.Certificate, eku: x509.ExtendedKeyUsage | None
+) -> None:
+    """A CA's EKU, where present, must allow TLS servers (as a server verifier checks)."""
+    if eku is None:
+        return
+    if ExtendedKeyUsageOID.SERVER_AUTH not in eku and (
+        ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE not in eku
+    ):
+        # The verifier's own words, so explain_verifier_error translates it.
+        raise ValueError("required EKU not found (serverAuth)")
+
+
+# The web PKI CA policy with the EKU check of a server verifier, for the
+# client verifier that builds a path for a leaf without subjectAltName.
+_SERVER_CA_POLICY = ExtensionPolicy.webpki_defaults_ca().may_be_present(
+    x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _ca_eku_allows_server
+)
 
 
 @functools.lru_cache(maxsize=2048)
@@ -291,30 +319,29 @@ def _subject_candidates(host: str | None, dns: Sequence[str], ips: Sequence[str]
 
 
 def _crashed(served: Sequence[bytes], exc: Exception) -> ChainAnalysis:
+    """What a failure of chainscan itself looks like: ``analysis-failed``.
+
+    Never a chain verdict: no chain finding and no client verdict is made up
+    (``clients`` is empty). The endpoint verdict stays within the schema's
+    enum as ``broken`` so that nothing treats the endpoint as healthy; the
+    code ``analysis-failed`` is what tells the API and alerts it apart from a
+    real failure of the chain.
+    """
     infos: tuple[CertificateInfo, ...] = ()
     try:
         infos = tuple(_describe(bytes(d)) for d in list(served)[:256])
     except Exception:  # noqa: BLE001
         infos = ()
-    finding = words.make_finding(
-        "invalid-path",
-        "chainscan could not finish analysing this chain (internal error: "
-        f"{type(exc).__name__}). The served certificates are listed as received.",
-        "Report this chain to the chainscan maintainers; check it meanwhile with "
-        "`openssl s_client -showcerts`.",
-    )
     return ChainAnalysis(
         served=infos,
         expected=(),
         anchor=None,
         anchor_source=None,
-        findings=(finding,),
-        clients=tuple(
-            ClientVerdict(f, *CLIENT_FAMILIES[f], accepts=False, reason="Unknown: analysis failed.")
-            for f in ALL_CLIENTS
-        ),
+        findings=(words.analysis_failed(exc),),
+        clients=(),
         verdict=Verdict.BROKEN,
         valid_until=None,
+        served_roles=tuple(Role.UNKNOWN for _ in infos),
     )
 
 
@@ -481,8 +508,10 @@ class AnalysisRun:
             if verifier is None:
                 # No usable subjectAltName: build the path anyway (no-san says
                 # why clients refuse) with the leaf's own checks switched off.
+                # The CA policy is the server one: a client verifier would
+                # demand clientAuth of a CA whose EKU says serverAuth only.
                 verifier = builder.extension_policies(
-                    ca_policy=ExtensionPolicy.webpki_defaults_ca(),
+                    ca_policy=_SERVER_CA_POLICY,
                     ee_policy=ExtensionPolicy.permit_all(),
                 ).build_client_verifier()
         self.verifiers[at] = verifier
@@ -645,13 +674,14 @@ class AnalysisRun:
 
         walk = self.walk_from(leaf)
         diag = Diagnosis(self, leaf, leaf0, walk, strict, expected, display)
-        diag.validity_findings()  # before the verdicts: their reasons quote these findings
+        # Before the verdicts: their reasons quote these findings.
+        diag.validity_findings(preload, aia)
         clients = diag.clients(strict_err, preload, aia)
         diag.chain_findings(clients)
         diag.invalid_path(strict_err, expected_err)
         if self.aia_failures:
             self.findings.append(words.aia_fetch_failed(self.aia_failures))
-        return self._result(display, clients)
+        return self._result(display, clients, diag.served_roles())
 
     def _expected_at_another_time(self, leaf: CertRecord) -> list[CertRecord] | None:
         """A path for display when none is valid now because of dates.
@@ -731,20 +761,41 @@ class AnalysisRun:
         clients = tuple(
             ClientVerdict(f, *CLIENT_FAMILIES[f], accepts=False, reason=reason) for f in ALL_CLIENTS
         )
-        return self._finish((), None, clients)
+        seen: set[str] = set()
+        roles: list[str] = []
+        for info in self.infos:
+            if info.parse_error:
+                roles.append(Role.UNREADABLE)
+            else:
+                roles.append(Role.DUPLICATE if info.sha256 in seen else Role.EXTRA)
+                seen.add(info.sha256)
+        return self._finish((), None, clients, tuple(roles))
 
     def _result(
-        self, chain: list[CertRecord] | None, clients: tuple[ClientVerdict, ...]
+        self,
+        chain: list[CertRecord] | None,
+        clients: tuple[ClientVerdict, ...],
+        served_roles: tuple[str, ...],
     ) -> ChainAnalysis:
-        return self._finish(tuple(chain or ()), chain[-1] if chain else None, clients)
+        return self._finish(tuple(chain or ()), chain[-1] if chain else None, clients, served_roles)
 
     def _finish(
         self,
         chain: tuple[CertRecord, ...],
         anchor: CertRecord | None,
         clients: tuple[ClientVerdict, ...],
+        served_roles: tuple[str, ...],
     ) -> ChainAnalysis:
-        expected = tuple(r.info for r in (chain[:-1] if len(chain) > 1 else chain))
+        on_chain = chain[:-1] if len(chain) > 1 else chain
+        expected = tuple(r.info for r in on_chain)
+        expected_roles = tuple(
+            Role.ANCHOR
+            if self.trust.contains(r.sha)
+            else Role.SERVED
+            if SERVED in r.origins
+            else Role.NOT_SERVED
+            for r in on_chain
+        )
         dates = [c.info.not_after for c in chain if c.info.not_after is not None]
         ranked = sorted(self.findings, key=lambda f: -f.severity.rank)  # stable: keeps our order
         fetched = tuple(r.info.der for r, _ in self.aia_used if not (r.origins & {SERVED, SOURCE}))
@@ -758,6 +809,8 @@ class AnalysisRun:
             verdict=Verdict.from_findings(ranked),
             valid_until=min(dates) if dates else None,
             fetched=tuple(dict.fromkeys(fetched)),
+            served_roles=served_roles,
+            expected_roles=expected_roles,
         )
 
 

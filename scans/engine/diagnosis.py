@@ -28,7 +28,7 @@ from .findings import (
     STRICT,
     explain_verifier_error,
 )
-from .report import CertificateInfo, ClientVerdict, Severity
+from .report import CertificateInfo, ClientVerdict, Role, Severity
 
 if TYPE_CHECKING:
     from .analysis import AnalysisRun
@@ -498,12 +498,7 @@ class Diagnosis:
         )
 
     def _order(self) -> None:
-        violation = self.leaf is not self.leaf0
-        for rec in self.served:
-            for parent in self.walk.issuers.get(rec.sha, []):
-                if SERVED in parent.origins and self.position[parent.sha] < self.position[rec.sha]:
-                    violation = True
-        if not violation:
+        if not self._out_of_order():
             return
         suggested = self.expected or self._topological()
         self.run.findings.append(
@@ -555,7 +550,9 @@ class Diagnosis:
                 words.root_expired([a.info for a in walk.anchors], run.at, run.trust.name)
             )
 
-    def validity_findings(self) -> None:
+    def validity_findings(
+        self, preload: list[CertRecord] | None = None, aia: list[CertRecord] | None = None
+    ) -> None:
         run = self.run
         on_path = [r for r in self.served if r.sha in self.walk.reached and r is not self.leaf]
         expired = [
@@ -572,16 +569,83 @@ class Diagnosis:
                 )
             )
         path = dict.fromkeys([self.leaf, *on_path, *self.chain])
+        # Weakness follows the paths clients build, like expiry above: when
+        # some client has a valid path, a weak certificate on none of those
+        # paths (a served cross-sign for other roots) is only sent along.
+        valid = [p for p in (self.strict, preload, aia) if p is not None]
+        used = set(path) if not valid else {self.leaf, *(r for p in valid for r in p)}
         weak_sig = [
-            r.info
+            r
             for r in path
             if not r.self_issued and (r.info.signature_hash or "").lower() in WEAK_HASHES
         ]
         if weak_sig:
-            run.findings.append(words.weak_signature(weak_sig))
-        weak_keys = [r.info for r in path if weak_key(r.info)]
+            run.findings.append(
+                words.weak_signature(
+                    [r.info for r in weak_sig if r in used],
+                    [r.info for r in weak_sig if r not in used],
+                )
+            )
+        weak_keys = [r for r in path if weak_key(r.info)]
         if weak_keys:
-            run.findings.append(words.weak_key(weak_keys))
+            run.findings.append(
+                words.weak_key(
+                    [r.info for r in weak_keys if r in used],
+                    [r.info for r in weak_keys if r not in used],
+                )
+            )
+
+    # -- roles -----------------------------------------------------------------------
+
+    def served_roles(self) -> tuple[str, ...]:
+        """One ``Role`` per served certificate, from the paths and findings above.
+
+        Called after ``chain_findings``: the certificates it names as sent in
+        place of the real issuer (``consumed``) are ``wrong-issuer``.
+        """
+        run = self.run
+        on_expected = {r.sha for r in self.chain[:-1]} if len(self.chain) > 1 else set()
+        out_of_order = self._out_of_order()
+        roles: list[str] = []
+        seen: set[str] = set()
+        for rec in run.recs:
+            if rec is None:
+                roles.append(Role.UNREADABLE)
+                continue
+            if rec.sha in seen:
+                roles.append(Role.DUPLICATE)
+                continue
+            seen.add(rec.sha)
+            if rec.sha in out_of_order:
+                role = Role.MISPLACED
+            elif rec is self.leaf:
+                role = Role.LEAF
+            elif self._is_anchor_copy(rec):
+                role = Role.ANCHOR_SENT
+            elif rec.sha in self.consumed:
+                role = Role.WRONG_ISSUER
+            elif rec.sha in on_expected:
+                role = Role.IN_PLACE
+            elif rec.sha in self.walk.reached:
+                # On a path from the leaf that the expected chain does not
+                # take: a cross-sign for clients with other roots.
+                role = Role.ALTERNATE_PATH if on_expected else Role.IN_PLACE
+            else:
+                role = Role.EXTRA
+            roles.append(role)
+        return tuple(roles)
+
+    def _out_of_order(self) -> set[str]:
+        """Served certificates sent before a certificate they issue (what
+        ``wrong-order`` reports), and both ends when the leaf is not first."""
+        out: set[str] = set()
+        if self.leaf is not self.leaf0:
+            out.update((self.leaf.sha, self.leaf0.sha))
+        for rec in self.served:
+            for parent in self.walk.issuers.get(rec.sha, []):
+                if SERVED in parent.origins and self.position[parent.sha] < self.position[rec.sha]:
+                    out.update((rec.sha, parent.sha))
+        return out
 
     def invalid_path(self, strict_err: str, expected_err: str) -> None:
         run = self.run

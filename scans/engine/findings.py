@@ -236,6 +236,15 @@ CATALOGUE: dict[str, CatalogueEntry] = dict(
             "The server sends no certificate",
             "the certificate list is empty",
         ),
+        # Error, so that no page or alert ever shows the endpoint as healthy;
+        # but it is chainscan's failure, not the chain's: no client verdict
+        # comes with it, and the API and alerts key on the code.
+        _entry(
+            "analysis-failed",
+            E,
+            "chainscan failed while analysing this chain",
+            "chainscan itself failed while analysing (never disguised as a chain verdict)",
+        ),
         _entry("dns-failed", E, "The hostname does not resolve", "the scan could not complete"),
         _entry(
             "address-blocked",
@@ -838,29 +847,75 @@ def _hash_name(cert: CertificateInfo) -> str:
     return names.get((cert.signature_hash or "").lower(), cert.signature_algorithm)
 
 
-def weak_signature(certs: Sequence[CertificateInfo]) -> Finding:
-    what = "; ".join(f"{ref(c)} is signed with {_hash_name(c)}" for c in certs)
-    return make_finding(
-        "weak-signature",
-        f"{what}. SHA-1 and MD5 signatures can be forged; browsers, Go, Java, and OpenSSL at its "
-        "default security level reject them.",
-        "Have the certificate (and any such intermediate) re-issued with SHA-256; every CA "
-        "still issuing SHA-1 for TLS is long gone from public trust.",
-        shas(certs),
-        ALL_CLIENTS,
+def _unused_note(unused: Sequence[CertificateInfo]) -> str:
+    if not unused:
+        return ""
+    return (
+        f" {refs(unused)} {'is' if len(unused) == 1 else 'are'} sent too, but no path clients "
+        "build uses it: remove it from the chain file."
     )
 
 
-def weak_key(certs: Sequence[CertificateInfo]) -> Finding:
-    what = "; ".join(f"{ref(c)} has a {c.key_size}-bit {c.key_type} key" for c in certs)
+def _weak(
+    code: str,
+    what: str,
+    why: str,
+    fix: str,
+    used: Sequence[CertificateInfo],
+    unused: Sequence[CertificateInfo],
+) -> Finding:
+    """A weak-signature or weak-key finding that follows the paths clients build.
+
+    ``used``: weak certificates on those paths (an error: clients reject them).
+    ``unused``: weak certificates the server sends that no such path uses (a
+    served cross-sign for other roots): clients that build paths like the
+    verifier never touch them, old path builders that take the first path may,
+    so a warning whose fix is to remove them.
+    """
+    if used:
+        return make_finding(
+            code, f"{what}. {why}{_unused_note(unused)}", fix, shas([*used, *unused]), ALL_CLIENTS
+        )
     return make_finding(
+        code,
+        f"{what}, but no path clients build uses it: current clients accept the chain "
+        "without it. Old clients that follow the first path they find (OpenSSL 1.0.x, old "
+        f"Android and Java) may take it and fail. {why}",
+        f"Remove {refs(unused)} from the chain file; no client needs "
+        f"{'it' if len(unused) == 1 else 'them'}.",
+        shas(unused),
+        (STRICT,),
+        severity=Severity.WARNING,
+    )
+
+
+def weak_signature(
+    certs: Sequence[CertificateInfo], unused: Sequence[CertificateInfo] = ()
+) -> Finding:
+    what = "; ".join(f"{ref(c)} is signed with {_hash_name(c)}" for c in (certs or unused))
+    return _weak(
+        "weak-signature",
+        what,
+        "SHA-1 and MD5 signatures can be forged; browsers, Go, Java, and OpenSSL at its "
+        "default security level reject them.",
+        "Have the certificate (and any such intermediate) re-issued with SHA-256; every CA "
+        "still issuing SHA-1 for TLS is long gone from public trust.",
+        certs,
+        unused,
+    )
+
+
+def weak_key(certs: Sequence[CertificateInfo], unused: Sequence[CertificateInfo] = ()) -> Finding:
+    what = "; ".join(f"{ref(c)} has a {c.key_size}-bit {c.key_type} key" for c in (certs or unused))
+    return _weak(
         "weak-key",
-        f"{what}. Keys below RSA 2048 or EC 256 bits can be broken; browsers and current "
+        what,
+        "Keys below RSA 2048 or EC 256 bits can be broken; browsers and current "
         "libraries reject them.",
         "Generate a new key (RSA 2048+ or EC P-256) and a new certificate for it; for a weak "
         "intermediate, ask the CA for its current chain.",
-        shas(certs),
-        ALL_CLIENTS,
+        certs,
+        unused,
     )
 
 
@@ -878,6 +933,17 @@ def too_many_certs(count: int, limit: int, expected: Sequence[CertificateInfo]) 
         fix,
         (),
         (STRICT,),
+    )
+
+
+def analysis_failed(exc: BaseException) -> Finding:
+    return make_finding(
+        "analysis-failed",
+        "chainscan itself failed while analysing this chain (internal error: "
+        f"{type(exc).__name__}); this is not a verdict on your chain. The served certificates "
+        "are listed as received.",
+        "Scan again; if it fails again, report it to the chainscan operators. Meanwhile check "
+        "the chain with `openssl s_client -showcerts`.",
     )
 
 

@@ -47,6 +47,39 @@ class Verdict(enum.StrEnum):
         return max(verdicts, key=order.index, default=cls.OK)
 
 
+class Role(enum.StrEnum):
+    """What a certificate is doing in an endpoint's served or expected chain.
+
+    The analysis decides it (it knows the paths); pages only render it.
+
+    Served certificates: ``leaf`` (the server's own, first), ``in-place`` (on
+    the path, in order), ``misplaced`` (needed, out of order, or the leaf not
+    first), ``alternate-path`` (a cross-sign or other certificate on a path
+    from the leaf that the expected chain does not take: kept for clients with
+    other roots), ``anchor-sent`` (a trusted root sent along), ``extra`` (on no
+    path), ``duplicate`` (sent before), ``wrong-issuer`` (sent in place of the
+    real issuer, e.g. the X1/X3 case), ``unreadable`` (not a certificate),
+    ``unknown`` (the analysis failed).
+
+    Expected certificates: ``served``, ``not-served`` (clients must find it
+    themselves), ``anchor`` (a trusted root: a pinned self-signed leaf).
+    """
+
+    LEAF = "leaf"
+    IN_PLACE = "in-place"
+    MISPLACED = "misplaced"
+    ALTERNATE_PATH = "alternate-path"
+    ANCHOR_SENT = "anchor-sent"
+    EXTRA = "extra"
+    DUPLICATE = "duplicate"
+    WRONG_ISSUER = "wrong-issuer"
+    UNREADABLE = "unreadable"
+    UNKNOWN = "unknown"
+    SERVED = "served"
+    NOT_SERVED = "not-served"
+    ANCHOR = "anchor"
+
+
 @dataclass(frozen=True)
 class CertificateInfo:
     """One certificate as sent or as built, with the fields a person reads.
@@ -153,6 +186,10 @@ class EndpointReport:
     connect_ms: float | None = None
     handshake_ms: float | None = None
     error: str | None = None
+    # One ``Role`` value per certificate of ``served`` / ``expected``, same
+    # order; empty for reports recorded before roles existed.
+    served_roles: tuple[str, ...] = ()
+    expected_roles: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -300,6 +337,8 @@ def endpoint_to_json(endpoint: EndpointReport, *, include_der: bool) -> dict[str
         "findings": [finding_to_json(f) for f in endpoint.findings],
         "clients": [dataclasses.asdict(c) for c in endpoint.clients],
         "valid_until": _when(endpoint.valid_until),
+        "served_roles": list(endpoint.served_roles),
+        "expected_roles": list(endpoint.expected_roles),
     }
 
 
@@ -324,6 +363,8 @@ def endpoint_from_json(data: dict[str, Any]) -> EndpointReport:
         connect_ms=data.get("connect_ms"),
         handshake_ms=data.get("handshake_ms"),
         error=data.get("error"),
+        served_roles=tuple(data.get("served_roles", ())),
+        expected_roles=tuple(data.get("expected_roles", ())),
     )
 
 
@@ -363,6 +404,7 @@ __all__ = [
     "EndpointReport",
     "Finding",
     "Report",
+    "Role",
     "Severity",
     "Verdict",
 ]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from .aia import HttpIssuerFetcher
 from .analysis import AnalysisLimits, IssuerFetcher, IssuerSource, analyse
 from .errors import FetchError
+from .diagnosis import hostname_matches
 from .findings import LEGACY, make_finding
 from .network import (
     OpenSSLProber,
@@ -485,7 +486,7 @@ def _cross_endpoint_findings(endpoints: list[EndpointReport], target: Target) ->
         plain = no_sni[0]
         same_address = next((e for e in with_sni if e.address == plain.address), with_sni[0])
         if plain.served[0].sha256 != same_address.served[0].sha256:
-            covers = target.host in plain.served[0].san
+            covers = hostname_matches(target.host, plain.served[0].san, plain.served[0].san)
             findings.append(
                 make_finding(
                     "no-sni-different-cert",

@@ -89,8 +89,9 @@ NETWORK_CODES = {
     "handshake-failed",
     "endpoints-differ",
     "no-sni-different-cert",
+    "analysis-failed",
 }
-CRASH = "could not finish analysing"
+CRASH = "chainscan itself failed"
 
 
 def run(s: Scenario, **changes: object) -> ChainAnalysis:
