@@ -21,7 +21,9 @@ _NNUM: dict[str, Any] = {"type": ["number", "null"]}
 _STATUS: dict[str, Any] = {"enum": ["queued", "running", "done", "failed"]}
 _VERDICT: dict[str, Any] = {"enum": ["ok", "warning", "broken"]}
 _NVERDICT: dict[str, Any] = {"enum": ["ok", "warning", "broken", None]}
-_NCHANGE: dict[str, Any] = {"enum": ["first", "same", "renewal", "material", None]}
+# "material" and "rollback" are the material changes; "improvement" is a fix.
+_CHANGES = ["same", "renewal", "improvement", "rollback", "material"]
+_NCHANGE: dict[str, Any] = {"enum": ["first", *_CHANGES, None]}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -116,6 +118,7 @@ _REPORT_FIELDS: dict[str, Any] = {
     "findings": _array(_ref("Finding")),
     "endpoints": _array(_ref("Endpoint")),
     "change": _NCHANGE,
+    "change_summary": _NSTR,
 }
 SCAN = {
     **_closed(
@@ -184,12 +187,16 @@ CHANGE = _closed(
         "after": {"oneOf": [_ref("CertBrief"), {"type": "null"}]},
         "text": _STR,
         "routine": _BOOL,
+        "rollback": _BOOL,
     }
 )
 
 ENDPOINT_DIFF = _closed(
     {
         "key": _STR,
+        "addresses": _array(_STR),
+        "addresses_before": _array(_STR),
+        "worsened": _array(_closed({"code": _STR, "before": _STR, "after": _STR})),
         "status": {"enum": ["added", "removed", "changed", "same"]},
         "verdict_before": _NVERDICT,
         "verdict_after": _NVERDICT,
@@ -202,7 +209,9 @@ ENDPOINT_DIFF = _closed(
 
 DIFF = _closed(
     {
-        "kind": {"enum": ["same", "renewal", "material"]},
+        "kind": {"enum": _CHANGES},
+        "material": _BOOL,
+        "headline": _STR,
         "summary": _STR,
         "from": _STR,
         "to": _STR,

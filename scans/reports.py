@@ -132,6 +132,7 @@ def scan_json(scan: Scan) -> dict[str, object]:
         base.update(report_from_scan(scan).to_json())
         base["status"] = scan.status
         base["change"] = scan.change or None
+        base["change_summary"] = scan.change_summary or None
         # A scan stopped by its time limit or a crash recorded no report: it has
         # no verdict, and "ok" (the data class default) would be a lie.
         base["verdict"] = scan.verdict or None
