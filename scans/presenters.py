@@ -151,6 +151,8 @@ def checked_endpoint(analysis: object) -> EndpointReport:
 TIMELINE_WIDTH = 760
 TIMELINE_LABEL_WIDTH = 210
 TIMELINE_LANE = 26
+# Room on the right for each lane's "until <date>".
+TIMELINE_END_WIDTH = 110
 TIMELINE_TOP = 34
 
 
@@ -212,6 +214,10 @@ class Timeline:
         return TIMELINE_TOP - 14
 
     @property
+    def plot_end(self) -> int:
+        return self.width - TIMELINE_END_WIDTH
+
+    @property
     def axis_y(self) -> int:
         return self.height - 8
 
@@ -259,12 +265,14 @@ def timeline(scans: Sequence[tuple[Any, Report]]) -> Timeline | None:
         )
     times = [s.requested_at for s, _ in ordered]
     expiries = [c.not_after for _, c in certs.values() if c.not_after is not None]
-    start = min(times)
+    # A served certificate may have expired before the first scan: the axis
+    # spans both, so its bar ends where it expired rather than off the chart.
+    start = min([*times, *expiries])
     end = max([*times, *expiries])
     if end <= start:
         end = start + dt.timedelta(days=1)
     span = (end - start).total_seconds()
-    plot = TIMELINE_WIDTH - TIMELINE_LABEL_WIDTH - 10
+    plot = TIMELINE_WIDTH - TIMELINE_LABEL_WIDTH - TIMELINE_END_WIDTH
 
     def x(when: dt.datetime) -> float:
         offset = min(max((when - start).total_seconds(), 0), span)
@@ -272,8 +280,8 @@ def timeline(scans: Sequence[tuple[Any, Report]]) -> Timeline | None:
 
     lane_bars: dict[tuple[str, str], list[TimelineBar]] = {}
     for sha, (role, cert) in certs.items():
-        left = x(first_seen[sha])
-        right = x(cert.not_after) if cert.not_after else left
+        seen, expires = x(first_seen[sha]), x(cert.not_after) if cert.not_after else None
+        left, right = min(seen, expires or seen), max(seen, expires or seen)
         bar = TimelineBar(left, max(right - left, 2), cert.label, cert.not_after, sha)
         lane_bars.setdefault((role, cert.label), []).append(bar)
     lanes = tuple(
