@@ -598,3 +598,10 @@ def test_a_change_repeated_on_the_no_sni_probe_is_said_once_with_its_addresses(
     assert summary.group(1).count("position 1 changed from Example Authority X1") == 1
     assert f"{A} and {A} (no SNI): position 1 changed" in summary.group(1)
     assert "expected chain" not in summary.group(1)
+
+
+def test_the_diff_page_shows_a_change_repeated_on_the_no_sni_probe_once(alice_client, incident):
+    _, fixed, _ = incident
+    html = alice_client.get(reverse("diff-previous", args=[fixed.token])).content.decode()
+    assert html.count('<section class="card endpoint diff-changed"') == 1
+    assert f'data-endpoint="{A}, {A} (no SNI)"' in html

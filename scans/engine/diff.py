@@ -174,6 +174,16 @@ class ReportDiff:
     def unchanged_endpoints(self) -> tuple[EndpointDiff, ...]:
         return tuple(e for e in self.endpoints if not e.changed)
 
+    @property
+    def changed_groups(self) -> tuple[tuple[tuple[str, ...], EndpointDiff], ...]:
+        """Changes that read alike (the same change on the no-SNI probe, on several
+        nodes), once each: every address that had it, and one of the diffs."""
+        groups: dict[str, tuple[list[str], EndpointDiff]] = {}
+        for e in self.changed_endpoints:
+            labels, _ = groups.setdefault(f"{e.status}|{_phrase(e)}", ([], e))
+            labels.extend(a for a in e.addresses if a not in labels)
+        return tuple((tuple(labels), e) for labels, e in groups.values())
+
 
 # --- certificates ------------------------------------------------------------------
 
@@ -678,11 +688,7 @@ def _summary(diff: ReportDiff) -> str:
         return f"No change: the same chains with the same findings{tail}."
     # Outcomes that changed alike are named together, with every address, so a
     # host behind a load balancer (and its no-SNI probe) reads as one sentence.
-    groups: dict[str, list[str]] = {}
-    for e in diff.endpoints:
-        if e.changed:
-            groups.setdefault(_phrase(e), []).extend(e.addresses)
-    parts = [f"{_join(list(dict.fromkeys(keys)))}: {phrase}" for phrase, keys in groups.items()]
+    parts = [f"{_join(list(labels))}: {_phrase(e)}" for labels, e in diff.changed_groups]
     parts += _finding_words(diff.introduced, diff.resolved, diff.worsened, diff.eased)
     more = len(parts) - MAX_SUMMARY_PARTS
     text = "; ".join(parts[:MAX_SUMMARY_PARTS]) + (f"; and {more} more" if more > 0 else "")
