@@ -23,7 +23,15 @@ _VERDICT: dict[str, Any] = {"enum": ["ok", "warning", "broken"]}
 _NVERDICT: dict[str, Any] = {"enum": ["ok", "warning", "broken", None]}
 # "material" and "rollback" are the material changes; "improvement" is a fix.
 _CHANGES = ["same", "renewal", "improvement", "rollback", "material"]
-_NCHANGE: dict[str, Any] = {"enum": ["first", *_CHANGES, None]}
+_NCHANGE: dict[str, Any] = {
+    "enum": ["first", *_CHANGES, None],
+    "description": (
+        "How this scan differs from the previous scan its requester's team ran: "
+        "'material' and 'rollback' (an older leaf) are material changes, 'improvement' "
+        "a fix, 'renewal' routine. Null (with change_summary) when the caller may not "
+        "browse that previous scan."
+    ),
+}
 
 
 def _ref(name: str) -> dict[str, str]:
