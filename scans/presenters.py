@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .engine.report import CertificateInfo, EndpointReport, Finding, Report
+from .engine.report import CertificateInfo, EndpointReport, Finding
+from .reports import ServedCert
 
 # Which findings make a served certificate "wrong" rather than merely "extra".
 _WRONG_CODES = {"wrong-intermediate-same-key", "wrong-intermediate", "unreadable-cert"}
@@ -231,20 +232,21 @@ class Timeline:
         )
 
 
-def timeline(scans: Sequence[tuple[Any, Report]]) -> Timeline | None:
+def timeline(scans: Sequence[tuple[Any, Sequence[Sequence[ServedCert]]]]) -> Timeline | None:
     """Lay out the verdicts and certificate lifetimes of ``scans`` (scan row and its
-    report, any order). ``None`` when there is nothing to draw."""
+    served chains, one per endpoint, leaf first; any order). ``None`` when there
+    is nothing to draw."""
     ordered = sorted(scans, key=lambda pair: (pair[0].requested_at, pair[0].pk))
     if not ordered:
         return None
     first_seen: dict[str, dt.datetime] = {}
-    certs: dict[str, tuple[str, CertificateInfo]] = {}
+    certs: dict[str, tuple[str, ServedCert]] = {}
     rows: list[TimelineRow] = []
-    for scan, report in ordered:
-        leaves: dict[str, CertificateInfo] = {}
-        intermediates: dict[str, CertificateInfo] = {}
-        for endpoint in report.endpoints:
-            for i, cert in enumerate(endpoint.served):
+    for scan, chains in ordered:
+        leaves: dict[str, ServedCert] = {}
+        intermediates: dict[str, ServedCert] = {}
+        for chain in chains:
+            for i, cert in enumerate(chain):
                 if cert.self_signed and i > 0:
                     continue  # a served root: not part of what expires for clients
                 (leaves if i == 0 else intermediates)[cert.sha256] = cert

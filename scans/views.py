@@ -26,7 +26,7 @@ from .engine.certs import pem_bundle
 from .engine.targets import TargetError, parse_target
 from .forms import CheckForm, CompareForm, DiffForm, HistoryPageForm, PemForm, ScanForm
 from .models import Host, Scan
-from .reports import report_from_scan, scans_with_report_data
+from .reports import report_from_scan, scans_with_report_data, served_chains
 
 
 @require_GET
@@ -158,10 +158,7 @@ def host_history(request: HttpRequest, slug: str) -> HttpResponse:
     page = paginator.get_page(page_number)
     rows = history.rows(page.object_list, scans)
     finished = [r.scan for r in rows if r.scan.is_finished and r.scan.verdict]
-    reports = {
-        s.pk: report_from_scan(s)
-        for s in scans_with_report_data(Scan.objects.filter(pk__in=[s.pk for s in finished]))
-    }
+    chains = served_chains(s.pk for s in finished)
     # The two scans the compare form starts with: the newest finished one and
     # the one before it.
     picked = [s.token for s in finished[:2]]
@@ -173,9 +170,7 @@ def host_history(request: HttpRequest, slug: str) -> HttpResponse:
             "page": page,
             "rows": rows,
             "latest": history.latest_finished(host, scans),
-            "timeline": presenters.timeline(
-                [(r.scan, reports[r.scan.pk]) for r in rows if r.scan.pk in reports]
-            ),
+            "timeline": presenters.timeline([(s, chains.get(s.pk, [])) for s in finished]),
             "compare_newer": picked[0] if picked else "",
             "compare_older": picked[1] if len(picked) > 1 else "",
         },
