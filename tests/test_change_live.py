@@ -56,7 +56,9 @@ def test_a_host_whose_addresses_rotate_is_unchanged_until_one_serves_another_cha
     assert "appeared" not in rotated.change_summary
     assert "disappeared" not in rotated.change_summary
     assert stale.change == Scan.Change.MATERIAL
-    assert stale.change_summary.startswith("Material change: 127.0.0.5: ")
+    assert stale.change_summary.startswith(
+        "Material change: 127.0.0.5: chainscan test intermediate removed from position 1"
+    )
     assert "incomplete-chain introduced" in stale.change_summary
     assert "127.0.0.4:" not in stale.change_summary  # the healthy node is no news
 

@@ -664,10 +664,16 @@ def _finding_words(
 
 def _phrase(e: EndpointDiff) -> str:
     """What happened to one outcome, without its addresses."""
+    # An endpoint that failed (no chain) is said by its finding alone
+    # ("connect-failed introduced", "timeout resolved").
     if e.status == "added":
-        parts = ["now serves a chain not served before"]
+        parts = ["now serves a chain not served before"] if e.served else []
     elif e.status == "removed":
-        parts = ["no longer served"]
+        parts = ["no longer served"] if e.served else []
+    elif _whole_chain(e.served, "removed"):
+        parts = ["no chain served"]  # the node failed; its finding says how
+    elif _whole_chain(e.served, "added"):
+        parts = ["serves a chain again"]
     else:
         served = [_brief(c) for c in e.served]
         expected = [f"expected chain: {_brief(c)}" for c in e.expected_worth_saying]
@@ -679,6 +685,11 @@ def _phrase(e: EndpointDiff) -> str:
     if words:
         text = f"{text} — {', '.join(words)}" if text else ", ".join(words)
     return text
+
+
+def _whole_chain(changes: tuple[CertChange, ...], kind: str) -> bool:
+    """Every slot, the leaf included, was ``kind`` (the chain went, or came back)."""
+    return any(c.position == 0 for c in changes) and all(c.kind == kind for c in changes)
 
 
 def _summary(diff: ReportDiff) -> str:

@@ -460,3 +460,28 @@ def test_an_expected_chain_appearing_from_nothing_is_not_said_as_noise() -> None
     diff = diff_reports(before, report(endpoint("leaf", "x3")))
     assert "expected chain" not in diff.summary
     assert "added at position 0" not in diff.summary
+
+
+def test_a_node_that_stops_answering_is_said_by_its_finding_not_as_a_new_chain() -> None:
+    down = dataclasses.replace(
+        endpoint("leaf", "x3", address="203.0.113.11"),
+        served=(),
+        expected=(),
+        findings=(make_finding("connect-failed", detail="refused", fix="start it"),),
+        verdict=Verdict.BROKEN,
+        error="connect-failed",
+    )
+    before = report(endpoint("leaf", "x3"), endpoint("leaf", "x3", address="203.0.113.11"))
+    diff = diff_reports(before, report(endpoint("leaf", "x3"), down))
+
+    assert diff.kind == ChangeKind.MATERIAL
+    assert "203.0.113.11: no chain served — connect-failed introduced" in diff.summary
+    assert "chain not served before" not in diff.summary
+
+
+def test_a_node_that_drops_its_intermediate_is_said_as_such() -> None:
+    diff = diff_reports(report(endpoint("leaf", "x3")), report(endpoint("leaf")))
+    assert "Example Authority X3 removed from position 1 — incomplete-chain introduced" in (
+        diff.summary
+    )
+    assert "no chain served" not in diff.summary
