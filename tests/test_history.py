@@ -605,3 +605,12 @@ def test_the_diff_page_shows_a_change_repeated_on_the_no_sni_probe_once(alice_cl
     html = alice_client.get(reverse("diff-previous", args=[fixed.token])).content.decode()
     assert html.count('<section class="card endpoint diff-changed"') == 1
     assert f'data-endpoint="{A}, {A} (no SNI)"' in html
+
+
+def test_the_compare_form_refuses_a_scan_of_another_host(alice, alice_client):
+    here = record_scan(chains().served_x3(), user=alice)
+    elsewhere = record_scan(chains().served_x3(), user=alice, port=8443)
+    response = alice_client.get(
+        reverse("host-compare", args=[HOST]), {"older": elsewhere.token, "newer": here.token}
+    )
+    assert response.status_code == 404
