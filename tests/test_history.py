@@ -583,9 +583,9 @@ def test_the_diff_headline_names_the_new_intermediate(alice_client, alice):
         r'<h2 class="headline change-material" id="diff-headline">(.*?)</h2>', html
     )
     assert headline is not None
-    assert "Material change: new intermediate Example Authority X1 (OK → BROKEN)" in headline.group(
-        1
-    )
+    text = headline.group(1)
+    assert "Material change: new intermediate Example Authority X1 (OK → BROKEN)" in text
+    assert "▲" in text and "✔" not in text
 
 
 def test_a_change_repeated_on_the_no_sni_probe_is_said_once_with_its_addresses(
