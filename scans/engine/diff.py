@@ -411,10 +411,6 @@ def _finding_delta(before: Iterable[Finding], after: Iterable[Finding]) -> _Find
 # --- endpoints ---------------------------------------------------------------------
 
 
-def _label(e: EndpointReport) -> str:
-    return e.key
-
-
 def _outcome(e: EndpointReport) -> tuple[object, ...]:
     """What an endpoint serves and what comes of it, without its address."""
     return (
@@ -487,7 +483,7 @@ def _match(old: list[EndpointReport], new: list[EndpointReport]) -> list[Endpoin
         new_g.setdefault(_outcome(e), []).append(e)
 
     def labels(group: list[EndpointReport]) -> tuple[str, ...]:
-        return tuple(_label(e) for e in group)
+        return tuple(e.key for e in group)  # address, and "(no SNI)" for that probe
 
     def addresses(group: list[EndpointReport]) -> set[str]:
         return {e.address for e in group}
