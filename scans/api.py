@@ -210,6 +210,12 @@ def scans_detail(request: HttpRequest, token: str) -> HttpResponse:
     if scan.is_finished:
         scan = scans_with_report_data(Scan.objects.filter(pk=scan.pk)).get()
     body = scan_json(scan)
+    # The change is worked out against the requester's team: only for a caller
+    # who may browse the scan it was compared with (overlapping groups).
+    previous = [scan.previous_id] if scan.previous_id else []
+    visible = history.change_visible(scan, history.visible_ids(previous, browsable_scans(request)))
+    if scan.is_finished and not visible:
+        body["change"] = body["change_summary"] = None
     body["url"] = _permalink(request, scan.token)
     return JsonResponse(body)
 
@@ -235,8 +241,7 @@ def host_scans(request: HttpRequest, slug: str) -> HttpResponse:
         page = paginator.page(form.cleaned_data.get("page") or 1)
     except EmptyPage:
         return error(404, "no-such-page", f"there are {paginator.num_pages} pages")
-    rows = history.rows(page.object_list)
-    comparable = _browsable_previous(request, rows)
+    rows = history.rows(page.object_list, scans)
     base = request.build_absolute_uri(request.path)
     return JsonResponse(
         {
@@ -247,33 +252,26 @@ def host_scans(request: HttpRequest, slug: str) -> HttpResponse:
             "pages": paginator.num_pages,
             "next": f"{base}?page={page.number + 1}" if page.has_next() else None,
             "previous": f"{base}?page={page.number - 1}" if page.has_previous() else None,
-            "scans": [_history_item(request, row, comparable) for row in rows],
+            "scans": [_history_item(request, row) for row in rows],
         }
     )
 
 
-def _browsable_previous(request: HttpRequest, rows: list[history.Row]) -> set[int]:
-    """Ids of the rows' previous scans the caller may browse, so a diff link never
-    hands out the token of a scan the caller could not otherwise reach."""
-    ids = {r.previous.pk for r in rows if r.previous is not None}
-    if not ids or browse_scope(request.user) is None:
-        return ids
-    return set(browsable_scans(request).filter(pk__in=ids).values_list("pk", flat=True))
-
-
-def _history_item(request: HttpRequest, row: history.Row, comparable: set[int]) -> dict[str, Any]:
+def _history_item(request: HttpRequest, row: history.Row) -> dict[str, Any]:
+    # The change, its summary and the diff link only when the caller may browse
+    # the scan it was worked out against: a diff link would hand out its token,
+    # a summary would describe it (row.change is empty otherwise).
     s, before = row.scan, row.previous
     diff_url = None
-    changed = s.change in (Scan.Change.RENEWAL, Scan.Change.MATERIAL)
-    if before is not None and before.pk in comparable and changed:
+    if before is not None and row.change not in ("", Scan.Change.FIRST, Scan.Change.SAME):
         diff_url = request.build_absolute_uri(reverse("api-diff", args=[s.token, before.token]))
     return {
         "token": s.token,
         "url": _permalink(request, s.token),
         "status": s.status,
         "verdict": s.verdict or None,
-        "change": s.change or None,
-        "change_summary": s.change_summary or None,
+        "change": row.change or None,
+        "change_summary": (s.change_summary if row.change else "") or None,
         "changed": list(row.parts),
         "diff": diff_url,
         "requested_at": s.requested_at.isoformat(),

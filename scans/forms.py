@@ -69,6 +69,19 @@ class DiffForm(forms.Form):
     against = forms.CharField(max_length=64, required=False)
 
 
+class CompareForm(forms.Form):
+    """Two scans of a host picked on its history page (permalink tokens)."""
+
+    older = forms.CharField(min_length=20, max_length=64)
+    newer = forms.CharField(min_length=20, max_length=64)
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if data.get("older") and data.get("older") == data.get("newer"):
+            raise forms.ValidationError("Pick two different scans to compare.")
+        return data
+
+
 class PemForm(forms.Form):
     kind = forms.ChoiceField(choices=[("expected", "expected"), ("served", "served")])
     endpoint = forms.IntegerField(min_value=0, max_value=1000, required=False)

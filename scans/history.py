@@ -9,18 +9,23 @@ History pages and the API then read it from one row per scan: a host with
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 
 from .access import record_scope
-from .engine.diff import ChangeKind, ReportDiff, diff_reports
+from .engine.diff import ReportDiff, clip, diff_reports
 from .engine.report import Report
 from .models import Host, Scan
 from .reports import report_from_scan, scans_with_report_data
 
 FINISHED = (Scan.Status.DONE, Scan.Status.FAILED)
+
+# The longest change summary stored on a scan (cut at a word, with "…").
+SUMMARY_LIMIT = 2000
+# The longest summary a history row shows under its mark.
+ROW_SUMMARY_LIMIT = 240
 
 # What a history row reads: no chains, no findings, nothing per endpoint.
 ROW_FIELDS = (
@@ -118,28 +123,69 @@ def changed_parts(scan: Scan, before: Scan | None) -> list[str]:
 
 @dataclass(frozen=True)
 class Row:
-    """A history row: the scan, the scan it was compared with, and what changed."""
+    """A history row: the scan, the scan it was compared with, and what changed.
+
+    ``change_visible`` is false when the viewer may not browse the scan the
+    change was worked out against (overlapping teams): then the row shows no
+    change and no summary, which would describe a scan the viewer cannot open.
+    """
 
     scan: Scan
     previous: Scan | None
     parts: tuple[str, ...]
+    change_visible: bool = True
 
     @property
     def part_labels(self) -> list[str]:
         return [label for key, _, label in PARTS if key in self.parts]
 
+    @property
+    def change(self) -> str:
+        return self.scan.change if self.change_visible else ""
 
-def rows(ids: Iterable[int]) -> list[Row]:
-    """History rows for one page of scan ids, in that order, in one query."""
+    @property
+    def change_label(self) -> str:
+        return self.scan.get_change_display() if self.change else ""
+
+    @property
+    def summary(self) -> str:
+        """The change summary, short enough for a row, never cut mid-word."""
+        return clip(self.scan.change_summary, ROW_SUMMARY_LIMIT) if self.change else ""
+
+
+def change_visible(scan: Scan, visible_previous: Container[int]) -> bool:
+    """May a viewer who browses ``visible_previous`` read ``scan``'s change?"""
+    if scan.change in ("", Scan.Change.FIRST):
+        return True
+    return scan.previous_id is not None and scan.previous_id in visible_previous
+
+
+def visible_ids(ids: Iterable[int], browsable: QuerySet[Scan] | None) -> set[int]:
+    """Those of ``ids`` the viewer may browse (``browsable`` ``None``: every scan)."""
+    wanted = set(ids)
+    if not wanted or browsable is None:
+        return wanted
+    return set(browsable.filter(pk__in=wanted).values_list("pk", flat=True))
+
+
+def rows(ids: Iterable[int], browsable: QuerySet[Scan] | None) -> list[Row]:
+    """History rows for one page of scan ids, in that order, in two queries.
+
+    ``browsable`` is what the viewer may browse (``None``: everything); a
+    row's change is shown only when its previous scan is among them.
+    """
     order = list(ids)
     fields = (*ROW_FIELDS, *(f"previous__{name}" for name in PREVIOUS_FIELDS))
     found = {
         s.pk: s for s in Scan.objects.filter(pk__in=order).select_related("previous").only(*fields)
     }
+    seen = visible_ids((s.previous_id for s in found.values() if s.previous_id), browsable)
     out = []
     for pk in order:
         if (scan := found.get(pk)) is not None:
-            out.append(Row(scan, scan.previous, tuple(changed_parts(scan, scan.previous))))
+            visible = change_visible(scan, seen)
+            parts = tuple(changed_parts(scan, scan.previous)) if visible else ()
+            out.append(Row(scan, scan.previous, parts, visible))
     return out
 
 
@@ -172,12 +218,8 @@ def classify_change(*, scan: Scan, report: Report) -> ReportDiff | None:
         return None
     full = scans_with_report_data(Scan.objects.filter(pk=previous.pk)).get()
     diff = diff_reports(report_from_scan(full), report)
-    scan.change = {
-        ChangeKind.SAME: Scan.Change.SAME,
-        ChangeKind.RENEWAL: Scan.Change.RENEWAL,
-        ChangeKind.MATERIAL: Scan.Change.MATERIAL,
-    }[diff.kind]
-    scan.change_summary = diff.summary[:2000]
+    scan.change = Scan.Change(diff.kind.value)
+    scan.change_summary = clip(diff.summary, SUMMARY_LIMIT)
     return diff
 
 

@@ -92,6 +92,10 @@ class Host(models.Model):
         return host if self.port == 443 else f"{host}:{self.port}"
 
 
+# The Scan.change values that are material (a rollback is one, said as such).
+MATERIAL_CHANGES = frozenset({"material", "rollback"})
+
+
 class Scan(models.Model):
     """One scan of one host, at one time. Its token is the permalink."""
 
@@ -111,11 +115,17 @@ class Scan(models.Model):
         BROKEN = "broken"
 
     class Change(models.TextChoices):
-        """How this scan differs from the previous finished scan of its host."""
+        """How this scan differs from the previous finished scan of its host
+        (``scans.engine.diff.ChangeKind``). MATERIAL and ROLLBACK are the
+        material changes (``MATERIAL_CHANGES``): what a team is told about.
+        IMPROVEMENT is a fix (a finding resolved or eased, nothing worse);
+        RENEWAL a newer leaf, same names, same or sibling issuer, nothing worse."""
 
         FIRST = "first", "first scan"
         SAME = "same", "no change"
         RENEWAL = "renewal", "routine renewal"
+        IMPROVEMENT = "improvement", "improvement"
+        ROLLBACK = "rollback", "rollback to an older certificate"
         MATERIAL = "material", "material change"
 
     token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
@@ -142,7 +152,7 @@ class Scan(models.Model):
     served_digest = models.CharField(max_length=64, blank=True)
     expected_digest = models.CharField(max_length=64, blank=True)
     findings_digest = models.CharField(max_length=64, blank=True)
-    change = models.CharField(max_length=10, choices=Change.choices, blank=True)
+    change = models.CharField(max_length=12, choices=Change.choices, blank=True)
     change_summary = models.TextField(blank=True)
     previous = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -184,6 +194,11 @@ class Scan(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def is_material_change(self) -> bool:
+        """A change a team wants to hear about (alerts): material or a rollback."""
+        return self.change in MATERIAL_CHANGES
 
 
 class Outcome(models.Model):

@@ -25,7 +25,17 @@ _EXPECTED_ROLES = (Role.SERVED, Role.NOT_SERVED, Role.ANCHOR)
 _SERVED_ROLES = tuple(r for r in Role if r not in _EXPECTED_ROLES)
 _VERDICT: dict[str, Any] = {"enum": ["ok", "warning", "broken"]}
 _NVERDICT: dict[str, Any] = {"enum": ["ok", "warning", "broken", None]}
-_NCHANGE: dict[str, Any] = {"enum": ["first", "same", "renewal", "material", None]}
+# "material" and "rollback" are the material changes; "improvement" is a fix.
+_CHANGES = ["same", "renewal", "improvement", "rollback", "material"]
+_NCHANGE: dict[str, Any] = {
+    "enum": ["first", *_CHANGES, None],
+    "description": (
+        "How this scan differs from the previous scan its requester's team ran: "
+        "'material' and 'rollback' (an older leaf) are material changes, 'improvement' "
+        "a fix, 'renewal' routine. Null (with change_summary) when the caller may not "
+        "browse that previous scan."
+    ),
+}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -124,6 +134,7 @@ _REPORT_FIELDS: dict[str, Any] = {
     "findings": _array(_ref("Finding")),
     "endpoints": _array(_ref("Endpoint")),
     "change": _NCHANGE,
+    "change_summary": _NSTR,
 }
 SCAN = {
     **_closed(
@@ -192,12 +203,16 @@ CHANGE = _closed(
         "after": {"oneOf": [_ref("CertBrief"), {"type": "null"}]},
         "text": _STR,
         "routine": _BOOL,
+        "rollback": _BOOL,
     }
 )
 
 ENDPOINT_DIFF = _closed(
     {
         "key": _STR,
+        "addresses": _array(_STR),
+        "addresses_before": _array(_STR),
+        "worsened": _array(_closed({"code": _STR, "before": _STR, "after": _STR})),
         "status": {"enum": ["added", "removed", "changed", "same"]},
         "verdict_before": _NVERDICT,
         "verdict_after": _NVERDICT,
@@ -210,7 +225,9 @@ ENDPOINT_DIFF = _closed(
 
 DIFF = _closed(
     {
-        "kind": {"enum": ["same", "renewal", "material"]},
+        "kind": {"enum": _CHANGES},
+        "material": _BOOL,
+        "headline": _STR,
         "summary": _STR,
         "from": _STR,
         "to": _STR,

@@ -8,6 +8,10 @@ and JSON.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db.models import Prefetch
 
@@ -165,6 +169,40 @@ def legacy_roles(endpoint: EndpointReport) -> tuple[tuple[str, ...], tuple[str, 
         Role.SERVED if c.sha256 in served_set else Role.NOT_SERVED for c in endpoint.expected
     ]
     return tuple(served), tuple(expected)
+@dataclass(frozen=True)
+class ServedCert:
+    """What a host's timeline needs of a served certificate (no DER, no parsing)."""
+
+    sha256: str
+    label: str
+    not_after: dt.datetime | None
+    self_signed: bool
+
+
+def served_chains(scan_ids: Iterable[int]) -> dict[int, list[tuple[ServedCert, ...]]]:
+    """Each scan's served chains (one per endpoint, leaf first), in one narrow query:
+    a history page draws fifty scans' timelines without rebuilding fifty reports."""
+    # Endpoints point at shared outcomes; the served chain lives on the outcome.
+    rows = (
+        Endpoint.objects.filter(
+            scan_id__in=list(scan_ids), outcome__chain__kind=ChainEntry.Kind.SERVED
+        )
+        .order_by("scan_id", "position", "outcome__chain__position")
+        .values_list(
+            "scan_id",
+            "id",
+            "outcome__chain__certificate__sha256",
+            "outcome__chain__certificate__common_name",
+            "outcome__chain__certificate__subject",
+            "outcome__chain__certificate__not_after",
+            "outcome__chain__certificate__self_signed",
+        )
+    )
+    chains: dict[int, dict[int, list[ServedCert]]] = defaultdict(dict)
+    for scan_id, endpoint_id, sha, cn, subject, not_after, self_signed in rows:
+        cert = ServedCert(sha, cn or subject, not_after, self_signed)
+        chains[scan_id].setdefault(endpoint_id, []).append(cert)
+    return {scan_id: [tuple(c) for c in eps.values()] for scan_id, eps in chains.items()}
 
 
 def scan_json(scan: Scan) -> dict[str, object]:
@@ -181,6 +219,7 @@ def scan_json(scan: Scan) -> dict[str, object]:
         base.update(report_from_scan(scan).to_json())
         base["status"] = scan.status
         base["change"] = scan.change or None
+        base["change_summary"] = scan.change_summary or None
         # A scan stopped by its time limit or a crash recorded no report: it has
         # no verdict, and "ok" (the data class default) would be a lie.
         base["verdict"] = scan.verdict or None

@@ -376,7 +376,8 @@ def _digest(parts: Iterable[str]) -> str:
 def report_digests(report: Report) -> tuple[str, str, str]:
     served = _digest(f"{e.key}={','.join(e.served_fingerprint())}" for e in report.endpoints)
     expected = _digest(f"{e.key}={','.join(e.expected_fingerprint())}" for e in report.endpoints)
-    findings = _digest(sorted({f.code for f in report.all_findings()}))
+    # Code and severity: a warning that became an error is a change, never "same".
+    findings = _digest(sorted({f"{f.code}:{f.severity}" for f in report.all_findings()}))
     return served, expected, findings
 
 

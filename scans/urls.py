@@ -15,6 +15,7 @@ urlpatterns = [
     path("r/<str:token>/diff/<str:other>", views.scan_diff, name="diff"),
     path("hosts/<str:slug>", views.host_history, name="host"),
     path("hosts/<str:slug>/latest", views.host_latest, name="host-latest"),
+    path("hosts/<str:slug>/compare", views.host_compare, name="host-compare"),
     path("healthz", views.healthz, name="healthz"),
     *api.urlpatterns,
 ]

@@ -24,9 +24,9 @@ from .clients import client_ip
 from .engine.analysis import analyse
 from .engine.certs import pem_bundle
 from .engine.targets import TargetError, parse_target
-from .forms import CheckForm, DiffForm, HistoryPageForm, PemForm, ScanForm
+from .forms import CheckForm, CompareForm, DiffForm, HistoryPageForm, PemForm, ScanForm
 from .models import Host, Scan
-from .reports import report_from_scan, scans_with_report_data
+from .reports import report_from_scan, scans_with_report_data, served_chains
 
 
 @require_GET
@@ -156,16 +156,40 @@ def host_history(request: HttpRequest, slug: str) -> HttpResponse:
         # No scan of this host the viewer may see: as if the host did not exist.
         raise Http404("no such host")
     page = paginator.get_page(page_number)
+    rows = history.rows(page.object_list, scans)
+    finished = [r.scan for r in rows if r.scan.is_finished and r.scan.verdict]
+    chains = served_chains(s.pk for s in finished)
+    # The two scans the compare form starts with: the newest finished one and
+    # the one before it.
+    picked = [s.token for s in finished[:2]]
     return render(
         request,
         "scans/host.html",
         {
             "host": host,
             "page": page,
-            "rows": history.rows(page.object_list),
+            "rows": rows,
             "latest": history.latest_finished(host, scans),
+            "timeline": presenters.timeline([(s, chains.get(s.pk, [])) for s in finished]),
+            "compare_newer": picked[0] if picked else "",
+            "compare_older": picked[1] if len(picked) > 1 else "",
         },
     )
+
+
+@dashboard_view
+@require_GET
+def host_compare(request: HttpRequest, slug: str) -> HttpResponse:
+    """The history page's "compare" form: two scans of this host, then their diff."""
+    host = _host_from_slug(slug)
+    form = CompareForm(request.GET)
+    if not form.is_valid():
+        return render(request, "scans/compare_error.html", {"host": host, "form": form}, status=400)
+    older = scan_for_permalink(request, form.cleaned_data["older"])
+    newer = scan_for_permalink(request, form.cleaned_data["newer"])
+    if older.host_id != host.pk or newer.host_id != host.pk:
+        raise Http404("both scans must be of this host")
+    return redirect("diff", token=newer.token, other=older.token)
 
 
 @dashboard_view

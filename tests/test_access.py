@@ -198,7 +198,7 @@ def test_holding_both_permalinks_is_enough_to_diff_them(charlie, alices_scans):
     charlie_client = signed_in(charlie)
     assert charlie_client.get(reverse("diff", args=[fixed.token, broken.token])).status_code == 200
     api = charlie_client.get(reverse("api-diff", args=[fixed.token, broken.token]))
-    assert api.status_code == 200 and api.json()["kind"] == "material"
+    assert api.status_code == 200 and api.json()["kind"] == "improvement"
 
 
 def test_a_superuser_browses_every_teams_history(admin_user, alices_scans):

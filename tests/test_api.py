@@ -183,7 +183,7 @@ def test_the_host_history_lists_scans_newest_first_with_their_changes(client, al
     assert (body["host"], body["port"], body["count"], body["pages"]) == (HOST, 443, 2, 1)
     assert [s["token"] for s in body["scans"]] == [fixed.token, broken.token]
     newest = body["scans"][0]
-    assert newest["change"] == "material" and newest["verdict"] == "ok"
+    assert newest["change"] == "improvement" and newest["verdict"] == "ok"
     assert newest["changed"] == ["served", "findings"]
     assert "wrong-intermediate-same-key resolved" in newest["change_summary"]
     assert newest["diff"] == "http://testserver" + reverse(
@@ -248,7 +248,8 @@ def test_the_diff_says_which_intermediate_changed_and_what_it_resolved(client, a
     # Newest token first: the diff still runs from the older scan to the newer.
     body = get(client, reverse("api-diff", args=[fixed.token, broken.token]), alice_key).json()
 
-    assert (body["from"], body["to"], body["kind"]) == (broken.token, fixed.token, "material")
+    assert (body["from"], body["to"], body["kind"]) == (broken.token, fixed.token, "improvement")
+    assert body["headline"] == "Fixed: BROKEN → OK" and body["material"] is False
     assert (
         "position 1 changed from Example Authority X1 to Example Authority X3"
         " — wrong-intermediate-same-key resolved" in body["summary"]

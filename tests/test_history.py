@@ -69,15 +69,41 @@ def test_the_host_page_lists_every_scan_newest_first_with_its_verdict(alice_clie
     assert "4 scans" in html
 
 
-def test_a_material_change_is_marked_with_a_link_to_its_diff(alice_client, incident):
+def test_a_fix_is_marked_as_an_improvement_not_with_the_regression_mark(alice_client, incident):
     _, fixed, _ = incident
+    assert fixed.change == Scan.Change.IMPROVEMENT
     html = alice_client.get(host_url()).content.decode()
 
-    mark = re.search(r'<a class="change-mark change-material" href="([^"]+)"', html)
+    mark = re.search(
+        r'<a class="change-mark change-improvement" href="([^"]+)">(.*?)</a>', html, re.S
+    )
     assert mark is not None
     assert mark.group(1) == reverse("diff-previous", args=[fixed.token])
+    assert "✔" in mark.group(2) and "▲" not in mark.group(2)
     assert "(served chain, findings changed)" in html
     assert "wrong-intermediate-same-key resolved" in html
+    assert "change-mark change-material" not in html
+
+
+def test_a_regression_is_marked_as_a_material_change_with_a_link_to_its_diff(alice, alice_client):
+    record_scan(chains().served_x3(), user=alice)
+    regressed = record_scan(chains().served_x1(), user=alice)
+    assert regressed.change == Scan.Change.MATERIAL
+
+    html = alice_client.get(host_url()).content.decode()
+
+    mark = re.search(r'<a class="change-mark change-material" href="([^"]+)">(.*?)</a>', html)
+    assert mark is not None
+    assert mark.group(1) == reverse("diff-previous", args=[regressed.token])
+    assert "▲" in mark.group(2)
+    assert "wrong-intermediate-same-key introduced" in html
+
+
+def test_history_rows_say_a_status_only_when_a_scan_is_not_done(alice_client, incident):
+    queued_scan(user=incident[0].requested_by)
+    html = alice_client.get(host_url()).content.decode()
+    assert html.count("status-done") == 0
+    assert html.count("status status-queued") == 1
 
 
 def test_a_routine_renewal_is_marked_apart_from_a_material_change(alice_client, incident):
@@ -90,7 +116,10 @@ def test_a_routine_renewal_is_marked_apart_from_a_material_change(alice_client, 
     assert renewal is not None
     assert renewal.group(1) == reverse("diff-previous", args=[renewed.token])
     assert renewal.group(2) == "routine renewal"
-    assert html.count("change-mark change-material") == 1
+    # Old → new expiry dates, not fingerprints.
+    assert "x3.example.com renewed, valid until 2025-07-31 → 2025-08-28" in html
+    assert describe(chains().renewed_leaf).short_fingerprint not in html
+    assert html.count("change-mark change-material") == 0
 
 
 def test_a_rescan_with_nothing_changed_gets_no_change_mark(alice, alice_client):
@@ -161,7 +190,7 @@ def test_a_scan_stopped_by_its_time_limit_is_not_what_the_next_scan_is_compared_
     fixed = record_scan(chains().served_x3(), user=alice)
 
     assert fixed.previous_id == broken.pk
-    assert fixed.change == Scan.Change.MATERIAL
+    assert fixed.change == Scan.Change.IMPROVEMENT
 
 
 def test_an_unchanged_rescan_is_classified_without_rebuilding_the_previous_report(alice):
@@ -228,17 +257,23 @@ def test_the_diff_page_compares_any_two_scans_in_either_order(alice_client, inci
     assert "position 1 changed from Example Authority X1 (" in html
 
 
-def test_the_diff_page_shows_an_address_that_appeared_and_one_that_went(alice, alice_client):
+def test_the_diff_page_names_a_chain_no_longer_served_and_the_addresses_unchanged(
+    alice, alice_client
+):
     c = chains()
     record_scan({A: c.served_x3(), B: c.served_x1()}, user=alice)
     after = record_scan({A: c.served_x3(), "192.0.2.12": c.served_x3()}, user=alice)
 
     html = alice_client.get(reverse("diff-previous", args=[after.token])).content.decode()
 
-    assert after.change == Scan.Change.MATERIAL
-    assert 'data-endpoint="192.0.2.12"' in html and "new address" in html
-    assert 'data-endpoint="192.0.2.11"' in html and "address gone" in html
-    assert "192.0.2.11: disappeared — wrong-intermediate-same-key resolved" in html
+    # The node serving X1 is gone, the others serve the same good chain: a fix.
+    assert after.change == Scan.Change.IMPROVEMENT
+    assert 'id="diff-headline"' in html and "Fixed: BROKEN → OK" in html
+    assert 'data-endpoint="192.0.2.11"' in html and "no longer served" in html
+    assert "192.0.2.11: no longer served — wrong-intermediate-same-key resolved" in html
+    # The healthy chain on a new address is no news: listed once as unchanged.
+    assert "192.0.2.10, 192.0.2.12: same served chain" in html
+    assert "new address" not in html and "appeared" not in html
 
 
 def test_the_first_scan_of_a_host_has_nothing_to_compare_with(alice, alice_client):
@@ -300,7 +335,7 @@ def test_the_report_links_to_what_changed_since_the_scan_before(alice_client, in
     broken, fixed, _ = incident
     html = alice_client.get(reverse("report", args=[fixed.token])).content.decode()
     assert reverse("diff", args=[fixed.token, broken.token]) in html
-    assert "What changed since the previous scan (material change)" in html
+    assert "What changed since the previous scan (improvement)" in html
 
 
 @pytest.mark.parametrize("kind", ["served", "expected"])
@@ -332,15 +367,18 @@ def test_a_pem_download_of_a_missing_endpoint_is_not_found(alice_client, inciden
 def test_the_host_page_costs_the_same_queries_at_10_and_1000_scans(alice, alice_client):
     seed = record_scan(chains().served_x1(), user=alice)
     factories.bulk_history(seed, 9)
+    # A recorded scan on the first page both times: its chains are on the timeline.
+    record_scan(chains().served_x3(), user=alice)
 
     with CaptureQueriesContext(connection) as small:
         assert alice_client.get(host_url()).status_code == 200
     factories.bulk_history(seed, 990)
+    record_scan(chains().served_x3(), user=alice)
     with CaptureQueriesContext(connection) as large:
         response = alice_client.get(host_url())
 
     assert response.status_code == 200
-    assert "1000 scans" in response.content.decode()
+    assert "1002 scans" in response.content.decode()
     assert len(rows(response.content.decode())) == 50
     assert len(large) == len(small), [q["sql"] for q in large]
     # Scan rows are read a page at a time (a LIMIT, or the page's ids), never
@@ -391,3 +429,208 @@ def test_a_finding_text_is_stored_within_its_cap(settings):
     stored = scan.findings.get(detail__startswith="CN=xxx")
     assert len(stored.detail) == 4000
     assert stored.detail.endswith("…")
+# --- change detection people can trust (recorded scans) ---------------------------------
+
+
+def test_going_back_to_an_older_leaf_is_recorded_as_a_rollback_not_a_renewal(alice, alice_client):
+    c = chains()
+    record_scan([c.renewed_leaf, c.x3], user=alice)
+    restored = record_scan([c.leaf, c.x3], user=alice)  # a restored image: the older leaf
+
+    assert restored.change == Scan.Change.ROLLBACK and restored.is_material_change
+    assert "rolled back to an older certificate issued 2025-05-02" in restored.change_summary
+    html = alice_client.get(host_url()).content.decode()
+    mark = re.search(r'<a class="change-mark change-rollback" href="[^"]+">(.*?)</a>', html)
+    assert mark is not None and "▲" in mark.group(1)
+
+
+@pytest.fixture
+def r11_renewal() -> list[bytes]:
+    """x3.example.com renewed by X3's sibling under the same root (LE's R10 → R11)."""
+    from tests import pki
+
+    r11 = pki.intermediate("Example Authority R11", pki.cast().root)
+    leaf = pki.leaf(
+        HOST,
+        r11,
+        key=pki.key_for("leaf:x3.example.com by r11"),
+        not_before=pki.NOW - pki.DAY,
+        not_after=pki.NOW + 89 * pki.DAY,
+    )
+    return [leaf.der, r11.der]
+
+
+def test_a_renewal_onto_a_sibling_intermediate_is_a_routine_renewal_that_says_so(
+    alice, r11_renewal
+):
+    record_scan(chains().served_x3(), user=alice)
+    renewed = record_scan(r11_renewal, user=alice)
+
+    assert renewed.change == Scan.Change.RENEWAL and not renewed.is_material_change
+    assert (
+        "issuer rotated within the CA's set: Example Authority X3 → Example Authority R11"
+        in renewed.change_summary
+    )
+
+
+def test_a_renewal_that_brings_a_new_finding_is_recorded_as_material(alice):
+    from tests import pki
+
+    weak = pki.leaf(
+        HOST,
+        pki.cast().x3,
+        key=pki.key_for("leaf:weak renewal", "rsa1024"),
+        not_before=pki.NOW - pki.DAY,
+        not_after=pki.NOW + 89 * pki.DAY,
+    )
+    record_scan(chains().served_x3(), user=alice)
+    renewed = record_scan([weak.der, chains().x3], user=alice)
+
+    assert renewed.change == Scan.Change.MATERIAL
+    assert "weak-key introduced" in renewed.change_summary
+
+
+def test_a_stored_summary_is_never_cut_mid_word(alice):
+    c = chains()
+    many = {f"192.0.2.{n}": c.served_x3() for n in range(10, 20)}
+    record_scan(many, user=alice)
+    # Every address now serves its own chain: a long summary.
+    broken = {f"192.0.2.{n}": [c.leaf] if n % 2 else c.served_x1() for n in range(10, 20)}
+    after = record_scan(broken, user=alice)
+    row = factories.history_row(after)
+    assert after.change == Scan.Change.MATERIAL
+    assert len(row.summary) <= 240 and row.summary.endswith("…")
+    cut = row.summary[:-1]
+    assert after.change_summary.startswith(cut)
+    assert after.change_summary[len(cut)] in " ;,"
+
+
+# --- overlapping teams: a change summary describes a scan the viewer may not see ----------
+
+
+@pytest.fixture
+def overlapping(alice, bob, charlie):  # type: ignore[no-untyped-def]
+    """ops = alice and bob; audit = bob and charlie. Alice scans the host from inside
+    (an internal address), then bob: his scan is compared with hers."""
+    factories.team("ops", alice, bob)
+    factories.team("audit", bob, charlie)
+    c = chains()
+    hers = record_scan({A: c.served_x3(), "10.20.30.41": c.served_x1()}, user=alice)
+    his = record_scan({A: c.served_x3()}, user=bob)
+    assert his.previous_id == hers.pk and "10.20.30.41" in his.change_summary
+    return hers, his
+
+
+def test_a_viewer_who_cannot_browse_the_previous_scan_sees_no_change_summary(
+    client, charlie, overlapping
+):
+    hers, his = overlapping
+    client.force_login(charlie)
+
+    html = client.get(host_url()).content.decode()
+    api = client.get(reverse("api-host-scans", args=[HOST])).json()
+    detail = client.get(reverse("api-scan", args=[his.token])).json()
+
+    assert his.token in html and hers.token not in html
+    assert "10.20.30.41" not in html and "change-mark" not in html
+    (item,) = api["scans"]
+    assert (item["change"], item["change_summary"], item["diff"]) == (None, None, None)
+    assert item["changed"] == []
+    assert (detail["change"], detail["change_summary"]) == (None, None)
+    assert "10.20.30.41" not in str(api) + str(detail)
+
+
+def test_a_viewer_who_can_browse_the_previous_scan_sees_the_change(client, bob, overlapping):
+    _, his = overlapping
+    client.force_login(bob)
+
+    html = client.get(host_url()).content.decode()
+    detail = client.get(reverse("api-scan", args=[his.token])).json()
+
+    assert "10.20.30.41: no longer served" in html
+    assert detail["change"] == "improvement" and "10.20.30.41" in detail["change_summary"]
+
+
+# --- the timeline and the diff between any two scans --------------------------------------
+
+
+def test_the_host_page_draws_a_timeline_of_verdicts_and_expiry_dates(alice_client, incident):
+    html = main(alice_client.get(host_url()))
+
+    svg = html[html.index("<svg") : html.index("</svg>")]
+    assert 'role="img"' in svg and "<title" in svg and "<desc" in svg
+    assert "leaf x3.example.com" in svg and "intermediate Example Authority X3" in svg
+    assert svg.count('class="point verdict-dot-') == 3
+    assert "verdict-dot-broken" in svg and "change-improvement" in svg
+    # The served X1 and X3 both have a lane; the renewal adds a second leaf bar.
+    assert "intermediate Example Authority X1" in svg
+    assert "valid until 2025-07-31" in svg and "valid until 2025-08-28" in svg
+    # The text alternative: one row per scan with its expiry dates.
+    table = html[html.index('class="timeline-text"') :]
+    assert "2025-08-28" in table and "Example Authority X3: 2026-06-01" in table
+
+
+def test_any_two_scans_are_compared_through_the_history_form(alice_client, incident):
+    broken, _, renewed = incident
+    page = alice_client.get(host_url()).content.decode()
+    assert f'name="older" value="{broken.token}"' in page
+    assert f'name="newer" value="{renewed.token}"' in page
+
+    response = alice_client.get(
+        reverse("host-compare", args=[HOST]), {"older": broken.token, "newer": renewed.token}
+    )
+    assert response.status_code == 302
+    html = alice_client.get(response["Location"]).content.decode()
+
+    assert "Fixed: BROKEN → OK" in html
+    assert "position 0 renewed: x3.example.com" in html
+
+
+def test_comparing_a_scan_with_itself_is_explained(alice_client, incident):
+    broken = incident[0]
+    response = alice_client.get(
+        reverse("host-compare", args=[HOST]), {"older": broken.token, "newer": broken.token}
+    )
+    assert response.status_code == 400
+    assert "Pick two different scans to compare." in response.content.decode()
+
+
+def test_the_diff_headline_names_the_new_intermediate(alice_client, alice):
+    record_scan(chains().served_x3(), user=alice)
+    regressed = record_scan(chains().served_x1(), user=alice)
+    html = alice_client.get(reverse("diff-previous", args=[regressed.token])).content.decode()
+    headline = re.search(
+        r'<h2 class="headline change-material" id="diff-headline">(.*?)</h2>', html
+    )
+    assert headline is not None
+    text = headline.group(1)
+    assert "Material change: new intermediate Example Authority X1 (OK → BROKEN)" in text
+    assert "▲" in text and "✔" not in text
+
+
+def test_a_change_repeated_on_the_no_sni_probe_is_said_once_with_its_addresses(
+    alice_client, incident
+):
+    _, fixed, _ = incident
+    html = alice_client.get(reverse("diff-previous", args=[fixed.token])).content.decode()
+    summary = re.search(r'id="diff-summary">(.*?)</p>', html)
+    assert summary is not None
+    assert summary.group(1).count("position 1 changed from Example Authority X1") == 1
+    assert f"{A} and {A} (no SNI): position 1 changed" in summary.group(1)
+    assert "expected chain" not in summary.group(1)
+
+
+def test_the_diff_page_shows_a_change_repeated_on_the_no_sni_probe_once(alice_client, incident):
+    _, fixed, _ = incident
+    html = alice_client.get(reverse("diff-previous", args=[fixed.token])).content.decode()
+    assert html.count('<section class="card endpoint diff-changed"') == 1
+    assert f'data-endpoint="{A}, {A} (no SNI)"' in html
+
+
+def test_the_compare_form_refuses_a_scan_of_another_host(alice, alice_client):
+    here = record_scan(chains().served_x3(), user=alice)
+    elsewhere = record_scan(chains().served_x3(), user=alice, port=8443)
+    response = alice_client.get(
+        reverse("host-compare", args=[HOST]), {"older": elsewhere.token, "newer": here.token}
+    )
+    assert response.status_code == 404
