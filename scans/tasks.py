@@ -93,3 +93,14 @@ def fail_stuck_scans() -> int:
 @shared_task(ignore_result=True)
 def flush_outbox() -> int:
     return services.outbox_flush()
+
+
+@shared_task(ignore_result=True)
+def dispatch_due_watches() -> int:
+    """Beat's tick (CHAINSCAN_SCHEDULER_TICK): queue a scan for every due watch."""
+    from . import monitoring
+
+    count = monitoring.watches_dispatch_due()
+    if count:
+        log.info("scheduler: queued %s scans of due watches", count)
+    return count
