@@ -85,15 +85,18 @@ def _team_scope(user: Any, field: str = "requested_by") -> Q:
     return Q(**{f"{field}__in": teammates})
 
 
-def browse_scope(user: Any) -> Q | None:
-    """The scans ``user`` may browse, as a filter; ``None`` means all of them."""
+def browse_scope(user: Any, field: str = "requested_by") -> Q | None:
+    """The scans ``user`` may browse, as a filter; ``None`` means all of them.
+
+    ``field``: the user column of the rows filtered (watches: ``created_by``).
+    """
     if not settings.CHAINSCAN_REQUIRE_LOGIN:
         return None
     if user is None or not user.is_authenticated:
         return Q(pk__in=[])
     if user.is_superuser:
         return None
-    return _team_scope(user)
+    return _team_scope(user, field)
 
 
 def record_scope(requested_by_id: int | None) -> Q:
@@ -132,13 +135,7 @@ def watch_scope(user: Any) -> Q | None:
     sharing a group with them; superusers see every watch, and with login not
     required the dashboard is open, so every watch is everyone's.
     """
-    if not settings.CHAINSCAN_REQUIRE_LOGIN:
-        return None
-    if user is None or not user.is_authenticated:
-        return Q(pk__in=[])
-    if user.is_superuser:
-        return None
-    return _team_scope(user, "created_by")
+    return browse_scope(user, "created_by")
 
 
 def team_watches(user: Any) -> QuerySet[Watch]:

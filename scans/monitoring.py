@@ -26,14 +26,25 @@ from __future__ import annotations
 import datetime as dt
 import random
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, QuerySet
-from django.db.models.functions import Least
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    TextField,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Least
 from django.utils import timezone
 
 from .access import team_watches
@@ -473,7 +484,95 @@ def watches_dispatch_due(*, now: dt.datetime | None = None, batch: int | None = 
             return total
 
 
-# --- Reading ---------------------------------------------------------------------
+# --- Reading (the overview, the API's list, the metrics) ----------------------------
+
+STATES = ("broken", "failed", "warning", "pending", "ok")
+# What each state means on the watch's last finished scan.
+STATE_FILTERS = {
+    "broken": Q(last_scan__status=Scan.Status.DONE, last_scan__verdict=Scan.Verdict.BROKEN),
+    "warning": Q(last_scan__status=Scan.Status.DONE, last_scan__verdict=Scan.Verdict.WARNING),
+    "ok": Q(last_scan__status=Scan.Status.DONE, last_scan__verdict=Scan.Verdict.OK),
+    "failed": Q(last_scan__status=Scan.Status.FAILED),
+    "pending": Q(last_scan__isnull=True),
+}
+# Most urgent first: broken, could not scan, warning, no result yet, ok.
+URGENCY = Case(
+    *(When(STATE_FILTERS[state], then=Value(rank)) for rank, state in enumerate(STATES)),
+    default=Value(len(STATES)),
+)
+
+
+def _expiring(days: int, now: dt.datetime) -> Q:
+    return Q(
+        last_scan__status=Scan.Status.DONE,
+        last_scan__valid_until__lte=now + dt.timedelta(days=days),
+    )
+
+
+def _changed(days: int, now: dt.datetime) -> Q:
+    return Q(last_change__finished_at__gte=now - dt.timedelta(days=days))
+
+
+def _tagged(tag: str) -> Q:
+    # Tags are [a-z0-9._:/-] only, so '"tag"' in the JSON text is that exact tag;
+    # the same on Postgres (jsonb::text) and SQLite (JSON stored as text).
+    return Q(tags_text__contains=f'"{tag}"')
+
+
+@dataclass(frozen=True)
+class WatchFilter:
+    """What the overview, its CSV and the API list narrow the team's watches by."""
+
+    state: str | None = None
+    tag: str | None = None
+    expiring_within: int | None = None
+    changed_within: int | None = None
+    search: str | None = None
+
+
+def watches_listed(
+    watches: QuerySet[Watch], flt: WatchFilter, now: dt.datetime | None = None
+) -> QuerySet[Watch]:
+    """``watches`` narrowed by ``flt``, most urgent first, with everything a row shows
+    joined in (host, last scan, last change): one statement per page."""
+    now = now or timezone.now()
+    rows = watches.select_related("host", "last_scan", "last_change").annotate(
+        urgency=URGENCY, tags_text=Cast("tags", TextField())
+    )
+    if flt.state in STATE_FILTERS:
+        rows = rows.filter(STATE_FILTERS[flt.state])
+    if flt.tag:
+        rows = rows.filter(_tagged(flt.tag))
+    if flt.expiring_within is not None:
+        rows = rows.filter(_expiring(flt.expiring_within, now))
+    if flt.changed_within is not None:
+        rows = rows.filter(_changed(flt.changed_within, now))
+    if flt.search:
+        rows = rows.filter(
+            Q(host__hostname__icontains=flt.search)
+            | Q(tags_text__icontains=flt.search)
+            | Q(note__icontains=flt.search)
+        )
+    return rows.order_by(
+        "urgency",
+        F("last_scan__valid_until").asc(nulls_last=True),
+        "host__hostname",
+        "host__port",
+        "pk",
+    )
+
+
+def watch_counts(watches: QuerySet[Watch], now: dt.datetime | None = None) -> dict[str, int]:
+    """The overview's counters, in one statement."""
+    now = now or timezone.now()
+    days = settings.CHAINSCAN_OVERVIEW_EXPIRY_DAYS
+    return watches.aggregate(
+        total=Count("pk"),
+        **{state: Count("pk", filter=STATE_FILTERS[state]) for state in STATES},
+        expiring=Count("pk", filter=_expiring(days, now)),
+        changed=Count("pk", filter=_changed(7, now)),
+        paused=Count("pk", filter=Q(paused=True)),
+    )
 
 
 def watch_state(watch: Watch) -> str:
@@ -490,7 +589,3 @@ def days_left(until: dt.datetime | None, now: dt.datetime | None = None) -> int 
     if until is None:
         return None
     return int((until - (now or timezone.now())).total_seconds() // 86400)
-
-
-def tags_of(values: Iterable[Watch]) -> list[str]:
-    return sorted({t for w in values for t in w.tags})
