@@ -32,7 +32,7 @@ PATCH_FIELDS = {"interval", "tags", "note", "paused"}
 class WatchListForm(forms.Form):
     verdict = forms.ChoiceField(choices=[(s, s) for s in monitoring.STATES], required=False)
     tag = forms.CharField(max_length=40, required=False)
-    expiring_within = forms.IntegerField(min_value=0, max_value=3650, required=False)
+    expiring_within = forms.IntegerField(min_value=0, max_value=36500, required=False)
     page = forms.IntegerField(min_value=1, max_value=1_000_000, required=False)
 
 
