@@ -446,17 +446,15 @@ _NO_WATCH = _err("No such watch (or not your team's)")
 
 def _watch_paths() -> dict[str, Any]:
     """/api/watches: the monitoring API (scans/api_watches.py)."""
+    target = {"host": _STR, "port": {"type": "integer", "minimum": 1, "maximum": 65535}}
     single = {
         "type": "object",
         "required": ["host"],
         "additionalProperties": False,
         "properties": {
-            "host": _STR,
-            "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+            **target,
             "ip": {"oneOf": [_STR, _array(_STR)]},
-            "interval": _INTERVAL,
-            "tags": _TAGS,
-            "note": _STR,
+            **{"interval": _INTERVAL, "tags": _TAGS, "note": _STR},
         },
     }
     many = {
