@@ -381,7 +381,7 @@ def watched_scan_finished(*, scan: Scan) -> None:
     changes: dict[str, Scan] = {"last_scan": scan}
     if scan.change in (Scan.Change.RENEWAL, Scan.Change.MATERIAL):
         changes["last_change"] = scan
-    Watch.objects.filter(pk=scan.watch_id).update(**changes)
+    Watch.objects.filter(pk=cast(int, scan.watch_id)).update(**changes)
 
 
 # What scan_record writes on the scan row itself.
