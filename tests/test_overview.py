@@ -334,3 +334,12 @@ def test_the_badge_needs_no_login_and_says_verdict_and_days(client, alice):
     days = (scan.valid_until - timezone.now()).days
     assert f"broken · {days} d" in body and HOST not in body
     assert client.get(reverse("badge", args=["x" * 22])).status_code == 404
+
+
+def test_someone_holding_only_the_permalink_cannot_watch_the_host(client, alice):
+    scan = record_scan(chains().served_x3(), user=alice)
+    page = client.get(reverse("report", args=[scan.token])).content.decode()
+    assert "Watch this host" not in page
+    response = client.post(reverse("watch-from-report", args=[scan.token]))
+    assert response.status_code == 302 and response["Location"].startswith("/login")
+    assert not Watch.objects.exists()
