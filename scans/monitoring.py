@@ -528,6 +528,7 @@ class WatchFilter:
     expiring_within: int | None = None
     changed_within: int | None = None
     search: str | None = None
+    paused: bool | None = None
 
 
 def watches_listed(
@@ -547,6 +548,8 @@ def watches_listed(
         rows = rows.filter(_expiring(flt.expiring_within, now))
     if flt.changed_within is not None:
         rows = rows.filter(_changed(flt.changed_within, now))
+    if flt.paused is not None:
+        rows = rows.filter(paused=flt.paused)
     if flt.search:
         rows = rows.filter(
             Q(host__hostname__icontains=flt.search)

@@ -80,6 +80,7 @@ class OverviewForm(forms.Form):
             else None,
             changed_within=7 if state == "changed" else None,
             search=(data.get("q") or "").strip() or None,
+            paused=True if state == "paused" else None,
         )
 
 
@@ -208,8 +209,6 @@ def _overview_context(request: HttpRequest) -> dict[str, Any]:
     now = timezone.now()
     watches = team_watches(request.user)
     listed = monitoring.watches_listed(watches, flt, now)
-    if form.is_valid() and form.cleaned_data.get("state") == "paused":
-        listed = listed.filter(paused=True)
     paginator = Paginator(listed, settings.CHAINSCAN_OVERVIEW_PAGE_SIZE)
     page = paginator.get_page((form.cleaned_data.get("page") if form.is_valid() else None) or 1)
     query = request.GET.copy()

@@ -165,6 +165,9 @@ def test_csv_export_has_every_matching_watch_and_defuses_formulas(alice_client, 
     assert rows[1][0] == HOST and rows[1][3] == "ok"
     assert rows[1][6].startswith("'=")
     assert len(rows) == 2
+    # The overview's filters apply to the export: nothing is paused.
+    paused = alice_client.get(reverse("overview-csv") + "?state=paused")
+    assert len(b"".join(paused.streaming_content).decode().splitlines()) == 1
 
 
 # --- adding watches ------------------------------------------------------------------------

@@ -205,3 +205,42 @@ def test_a_real_beat_rescans_a_watched_tls_host_with_nobody_acting(
     watch.refresh_from_db()
     assert watch.last_scan_id == second.pk
     assert watch.next_run_at > timezone.now() + dt.timedelta(seconds=300)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_teammates_watching_one_host_at_the_same_moment_get_one_watch(alice, bob):
+    """The host row is locked while a watch is created: the second request waits
+    for the first to commit, then finds its watch instead of adding another."""
+    from tests.factories import team
+
+    team("ops", alice, bob)
+    Host.objects.create(hostname="same.example.com", port=443)  # scanned before: the row exists
+    created_first = threading.Event()
+    release_first = threading.Event()
+    results: dict[str, tuple[Watch, bool]] = {}
+
+    def create(name: str, user, hold: bool) -> None:  # type: ignore[no-untyped-def]
+        try:
+            with transaction.atomic():
+                results[name] = monitoring.watch_create(
+                    user=user, target=Target("same.example.com", 443)
+                )
+                if hold:
+                    created_first.set()
+                    release_first.wait(10)
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=create, args=("alice", alice, True))
+    first.start()
+    assert created_first.wait(10)
+    second = threading.Thread(target=create, args=("bob", bob, False))
+    second.start()
+    second.join(1.0)
+    assert second.is_alive(), "the second request should wait for the first's commit"
+    release_first.set()
+    first.join(10)
+    second.join(10)
+    assert results["alice"][1] is True and results["bob"][1] is False
+    assert results["bob"][0].pk == results["alice"][0].pk
+    assert Watch.objects.count() == 1
