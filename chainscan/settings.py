@@ -445,6 +445,31 @@ CHAINSCAN_AIA_MAX_FETCHES_PER_SCAN = env_int("CHAINSCAN_AIA_MAX_FETCHES_PER_SCAN
 CHAINSCAN_MAX_SERVED_CERTS = env_int("CHAINSCAN_MAX_SERVED_CERTS", 32, minimum=1)
 CHAINSCAN_MAX_FINDING_CHARS = env_int("CHAINSCAN_MAX_FINDING_CHARS", 4000, minimum=500)
 
+# --- Monitoring (watches, the scheduler, the overview) -------------------------
+CHAINSCAN_WATCH_MIN_INTERVAL = env_int("CHAINSCAN_WATCH_MIN_INTERVAL", 300, minimum=1)
+CHAINSCAN_WATCH_DEFAULT_INTERVAL = env_int(
+    "CHAINSCAN_WATCH_DEFAULT_INTERVAL", 86400, minimum=CHAINSCAN_WATCH_MIN_INTERVAL
+)
+# Watches one request (API, CSV, pasted list) may create at once.
+CHAINSCAN_WATCH_IMPORT_MAX = env_int("CHAINSCAN_WATCH_IMPORT_MAX", 1000, minimum=1)
+# How often beat looks for due watches, and how many one claim takes at a time.
+CHAINSCAN_SCHEDULER_TICK = env_int("CHAINSCAN_SCHEDULER_TICK", 60, minimum=1)
+CHAINSCAN_SCHEDULER_BATCH = env_int("CHAINSCAN_SCHEDULER_BATCH", 500, minimum=1)
+# Upper bound of the random delay added to each next run (never more than a
+# tenth of the interval), so watches created together drift apart.
+CHAINSCAN_SCHEDULER_JITTER = env_int("CHAINSCAN_SCHEDULER_JITTER", 120, minimum=0)
+CHAINSCAN_OVERVIEW_PAGE_SIZE = env_int("CHAINSCAN_OVERVIEW_PAGE_SIZE", 50, minimum=1)
+CHAINSCAN_OVERVIEW_REFRESH = env_int("CHAINSCAN_OVERVIEW_REFRESH", 30, minimum=1)
+# "Chain expiring soon" on the overview, in the API filter's default and the badge.
+CHAINSCAN_OVERVIEW_EXPIRY_DAYS = env_int("CHAINSCAN_OVERVIEW_EXPIRY_DAYS", 14, minimum=1)
+CHAINSCAN_BADGE_MAX_AGE = env_int("CHAINSCAN_BADGE_MAX_AGE", 300, minimum=0)
+CELERY_BEAT_SCHEDULE["dispatch-due-watches"] = {
+    "task": "scans.tasks.dispatch_due_watches",
+    "schedule": float(CHAINSCAN_SCHEDULER_TICK),
+    # Expire before the next tick: a late message would only pile onto that one.
+    "options": {"expires": max(1.0, CHAINSCAN_SCHEDULER_TICK * 0.9)},
+}
+
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("CACHE_URL")}

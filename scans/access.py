@@ -31,7 +31,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 
-from .models import PrunedScan, Scan
+from .models import PrunedScan, Scan, Watch
 
 View = Callable[..., HttpResponse]
 
@@ -97,8 +97,8 @@ def scan_for_permalink(request: HttpRequest, token: str) -> Scan:
 # --- Scans by browsing (host history, "the scan before") ---------------------------
 
 
-def _team_scope(user: Any) -> Q:
-    """Scans requested by ``user`` or by anyone sharing a group with them.
+def _team_scope(user: Any, field: str = "requested_by") -> Q:
+    """Rows whose ``field`` (a user) is ``user`` or anyone sharing a group with them.
 
     One subquery, so a history page stays one SQL statement however big the team.
     """
@@ -106,18 +106,21 @@ def _team_scope(user: Any) -> Q:
     teammates = User.objects.filter(Q(pk=user.pk) | Q(groups__in=user.groups.values("pk"))).values(
         "pk"
     )
-    return Q(requested_by__in=teammates)
+    return Q(**{f"{field}__in": teammates})
 
 
-def browse_scope(user: Any) -> Q | None:
-    """The scans ``user`` may browse, as a filter; ``None`` means all of them."""
+def browse_scope(user: Any, field: str = "requested_by") -> Q | None:
+    """The scans ``user`` may browse, as a filter; ``None`` means all of them.
+
+    ``field``: the user column of the rows filtered (watches: ``created_by``).
+    """
     if not settings.CHAINSCAN_REQUIRE_LOGIN:
         return None
     if user is None or not user.is_authenticated:
         return Q(pk__in=[])
     if user.is_superuser:
         return None
-    return _team_scope(user)
+    return _team_scope(user, field)
 
 
 def record_scope(requested_by_id: int | None) -> Q:
@@ -144,3 +147,34 @@ def can_browse(request: HttpRequest, scan: Scan) -> bool:
     """May the viewer reach ``scan`` by browsing (not only by holding its link)?"""
     scope = browse_scope(request.user)
     return scope is None or Scan.objects.filter(scope, pk=scan.pk).exists()
+
+
+# --- Watches ------------------------------------------------------------------
+
+
+def watch_scope(user: Any) -> Q | None:
+    """The watches ``user`` sees and manages, as a filter; ``None`` means all.
+
+    Owned by a team exactly as scans are: the watch's creator and everyone
+    sharing a group with them; superusers see every watch, and with login not
+    required the dashboard is open, so every watch is everyone's.
+    """
+    return browse_scope(user, "created_by")
+
+
+def team_watches(user: Any) -> QuerySet[Watch]:
+    """Every watch ``user`` may see, change or delete (the one access helper for watches)."""
+    scope = watch_scope(user)
+    watches = Watch.objects.all()
+    return watches if scope is None else watches.filter(scope)
+
+
+def watch_for_user(user: Any, uid: str) -> Watch:
+    """The watch with public id ``uid`` if ``user`` may manage it, else 404 (the same
+    404 as for an id that does not exist)."""
+    if not isinstance(uid, str) or not 2 <= len(uid) <= 16:
+        raise Http404("no such watch")
+    try:
+        return team_watches(user).select_related("host").get(uid=uid)
+    except Watch.DoesNotExist:
+        raise Http404("no such watch") from None

@@ -50,6 +50,11 @@ class ScanForm(forms.Form):
         "— to check one node behind a load balancer, or a server before the DNS switch.",
     )
 
+    watch = forms.BooleanField(
+        label="Keep watching: rescan every day and show on the overview",
+        required=False,
+    )
+
     def clean_targets(self) -> list[Target]:
         text = self.cleaned_data["targets"]
         targets, errors = parse_targets(text)

@@ -165,6 +165,13 @@ class Scan(models.Model):
     # When the permalink (page or API) was first opened: a scan someone read
     # is never pruned by CHAINSCAN_KEEP_UNCHANGED_DAYS.
     viewed_at = models.DateTimeField(null=True, blank=True)
+    # Which certificate of the expected chain (or its root) expires first, at
+    # ``valid_until``: an intermediate expiring before the leaf is the surprise
+    # the overview must show. And how many findings of each severity the scan
+    # had. Both written at record time so the overview and /metrics read one
+    # row per watch.
+    expires_first = models.TextField(blank=True)
+    findings_counts = models.JSONField(default=dict, blank=True)
 
     class Meta:
         indexes = [
@@ -427,6 +434,11 @@ class ApiToken(models.Model):
         return row, key
 
 
+def new_watch_id() -> str:
+    """A watch's public id in URLs and the API (72 random bits, not a row number)."""
+    return "w" + secrets.token_urlsafe(9)
+
+
 def new_badge_token() -> str:
     """The unguessable part of a watch's badge URL (128 random bits)."""
     return secrets.token_urlsafe(16)
@@ -464,6 +476,12 @@ class Watch(models.Model):
     )
     badge_token = models.CharField(
         max_length=32, unique=True, default=new_badge_token, editable=False
+    )
+    uid = models.CharField(max_length=16, unique=True, default=new_watch_id, editable=False)
+    # The newest scan of this watch that was a renewal or a material change:
+    # the overview's "last change" column and its "changed in 7 days" count.
+    last_change = models.ForeignKey(
+        Scan, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
     class Meta:

@@ -239,6 +239,62 @@ DIFF = _closed(
 
 ERROR = _closed({"error": _closed({"code": _STR, "message": _STR})})
 
+# --- Watches (monitoring) ---------------------------------------------------------
+_WATCH_STATE: dict[str, Any] = {"enum": ["ok", "warning", "broken", "failed", "pending"]}
+_INTERVAL: dict[str, Any] = {
+    "oneOf": [{"type": "integer", "minimum": 1}, {"type": "string"}],
+    "description": "Seconds, or a string such as 90m, 6h, 1d; at least "
+    "CHAINSCAN_WATCH_MIN_INTERVAL (300 s by default). Default: CHAINSCAN_WATCH_DEFAULT_INTERVAL.",
+}
+_TAGS: dict[str, Any] = {
+    "oneOf": [_array(_STR), _STR],
+    "description": "Up to 10 tags of letters, digits and . _ : / - (a string: separated by ; "
+    "or spaces).",
+}
+WATCH_LAST_SCAN = _closed(
+    {
+        "token": _STR,
+        "url": _STR,
+        "status": _STATUS,
+        "verdict": _NVERDICT,
+        "finished_at": _NTIME,
+        "valid_until": {
+            **_NTIME,
+            "description": "Earliest expiry on the expected chain (and its root).",
+        },
+        "change": _NCHANGE,
+    }
+)
+WATCH = {
+    **_closed(
+        {
+            "id": _STR,
+            "url": _STR,
+            "host": _STR,
+            "port": _INT,
+            "ip": _array(_STR),
+            "interval": _INT,
+            "tags": _array(_STR),
+            "paused": _BOOL,
+            "next_run_at": _TIME,
+            "last_scan": {"oneOf": [_ref("WatchLastScan"), {"type": "null"}]},
+        }
+    ),
+    "description": "A host:port (and pinned addresses) rescanned on a schedule; "
+    "`last_scan` is its newest finished scan.",
+}
+WATCH_LIST = _closed(
+    {
+        "count": _INT,
+        "page": _INT,
+        "pages": _INT,
+        "next": _NSTR,
+        "previous": _NSTR,
+        "watches": _array(_ref("Watch")),
+    }
+)
+WATCHES_CREATED = _closed({"watches": _array(_ref("Watch"))})
+
 SCHEMAS: dict[str, dict[str, Any]] = {
     "Certificate": CERTIFICATE,
     "Finding": FINDING,
@@ -254,6 +310,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "Diff": DIFF,
     "Error": ERROR,
     "Pruned": _closed({"error": ERROR["properties"]["error"], "host": _STR, "history": _STR}),
+    "WatchLastScan": WATCH_LAST_SCAN,
+    "Watch": WATCH,
+    "WatchList": WATCH_LIST,
+    "WatchesCreated": WATCHES_CREATED,
 }
 
 
@@ -378,6 +438,7 @@ def document(server: str) -> dict[str, Any]:
                     },
                 }
             },
+            **_watch_paths(),
             "/api/openapi.json": {
                 "get": {
                     "summary": "This document",
@@ -406,5 +467,131 @@ def document(server: str) -> dict[str, Any]:
                 },
             },
             "schemas": SCHEMAS,
+        },
+    }
+
+
+_WATCH_ID = {"name": "id", "in": "path", "required": True, "schema": _STR}
+_NO_WATCH = _err("No such watch (or not your team's)")
+
+
+def _watch_paths() -> dict[str, Any]:
+    """/api/watches: the monitoring API (scans/api_watches.py)."""
+    target = {"host": _STR, "port": {"type": "integer", "minimum": 1, "maximum": 65535}}
+    single = {
+        "type": "object",
+        "required": ["host"],
+        "additionalProperties": False,
+        "properties": {
+            **target,
+            "ip": {"oneOf": [_STR, _array(_STR)]},
+            **{"interval": _INTERVAL, "tags": _TAGS, "note": _STR},
+        },
+    }
+    many = {
+        "type": "object",
+        "required": ["targets"],
+        "additionalProperties": False,
+        "properties": {
+            "targets": {**_array(_STR), "minItems": 1, "maxItems": 1000},
+            "interval": _INTERVAL,
+            "tags": _TAGS,
+        },
+    }
+    patch = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"interval": _INTERVAL, "tags": _TAGS, "note": _STR, "paused": _BOOL},
+    }
+
+    def body(schema: dict[str, Any]) -> dict[str, Any]:
+        return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+    return {
+        "/api/watches": {
+            "get": {
+                "summary": "The team's watches, most urgent first, paginated",
+                "parameters": [
+                    {"name": "verdict", "in": "query", "schema": _WATCH_STATE},
+                    {"name": "tag", "in": "query", "schema": _STR},
+                    {
+                        "name": "expiring_within",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 0, "maximum": 36500},
+                        "description": "Days: only watches whose expected chain expires sooner.",
+                    },
+                    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                ],
+                "responses": {
+                    "200": _ok("One page of watches", "WatchList"),
+                    "400": _err("A filter or the page is not valid"),
+                    "401": _UNAUTHORISED,
+                    "404": _err("A page past the end"),
+                },
+            },
+            "post": {
+                "summary": "Watch a host (or up to 1,000 with `targets`); its first scan starts now",
+                "security": [{"bearer": []}],
+                "requestBody": body({"oneOf": [single, many]}),
+                "responses": {
+                    "200": _ok("The team already watches this host, port and pins", "Watch"),
+                    "201": {
+                        "description": "Created (with `targets`: every watch, new or existing)",
+                        "content": {
+                            "application/json": {
+                                "schema": {"oneOf": [_ref("Watch"), _ref("WatchesCreated")]}
+                            }
+                        },
+                    },
+                    "400": _err("Invalid input; nothing was created"),
+                    "401": _UNAUTHORISED,
+                    "413": _err("The body is too large"),
+                },
+            },
+        },
+        "/api/watches/{id}": {
+            "get": {
+                "summary": "One watch",
+                "parameters": [_WATCH_ID],
+                "responses": {
+                    "200": _ok("The watch", "Watch"),
+                    "401": _UNAUTHORISED,
+                    "404": _NO_WATCH,
+                },
+            },
+            "patch": {
+                "summary": "Change interval, tags, note or paused",
+                "security": [{"bearer": []}],
+                "parameters": [_WATCH_ID],
+                "requestBody": body(patch),
+                "responses": {
+                    "200": _ok("The changed watch", "Watch"),
+                    "400": _err("Invalid input"),
+                    "401": _UNAUTHORISED,
+                    "404": _NO_WATCH,
+                },
+            },
+            "delete": {
+                "summary": "Stop watching (the scans stay in the host's history)",
+                "security": [{"bearer": []}],
+                "parameters": [_WATCH_ID],
+                "responses": {
+                    "204": {"description": "Deleted"},
+                    "401": _UNAUTHORISED,
+                    "404": _NO_WATCH,
+                },
+            },
+        },
+        "/api/watches/{id}/scan": {
+            "post": {
+                "summary": "Scan now (a scan of this watch still queued or running is returned)",
+                "security": [{"bearer": []}],
+                "parameters": [_WATCH_ID],
+                "responses": {
+                    "202": _ok("Queued", "ScanCreated"),
+                    "401": _UNAUTHORISED,
+                    "404": _NO_WATCH,
+                },
+            }
         },
     }

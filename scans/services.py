@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from .engine.report import CertificateInfo, ClientVerdict, EndpointReport, Report
 from .engine.report import Finding as EngineFinding
+from .engine.report import Severity as EngineSeverity
 from .engine.targets import Target
 from .models import (
     Certificate,
@@ -102,7 +103,7 @@ def scan_request(
             if existing is not None:
                 scans.append(existing)
                 continue
-            scan = Scan.objects.create(
+            scan = Scan(
                 host=host,
                 requested_by=requested_by,
                 requested_from=client_ip,
@@ -110,8 +111,19 @@ def scan_request(
                 watch=watch,
             )
             scans.append(scan)
-            transaction.on_commit(functools.partial(scan_dispatch, scan_id=scan.pk))
+        scans_enqueue(scans=[s for s in scans if s.pk is None])
     return scans
+
+
+def scans_enqueue(*, scans: list[Scan]) -> list[Scan]:
+    """Insert new scan rows in one statement and send them to the broker after
+    commit. The one way a scan enters the queue: ``scan_request`` (a person, the
+    API, "scan now") and the scheduler's batches (``monitoring``) both end here."""
+    if not scans:
+        return scans
+    created = Scan.objects.bulk_create(scans)
+    transaction.on_commit(functools.partial(scans_dispatch, scan_ids=[s.pk for s in created]))
+    return created
 
 
 def scan_dispatch(*, scan_id: int) -> bool:
@@ -121,15 +133,31 @@ def scan_dispatch(*, scan_id: int) -> bool:
     Redis is down the scan stays queued with no ``dispatched_at``, and the
     periodic ``flush_outbox`` task sends it once the broker is back.
     """
+    return scans_dispatch(scan_ids=[scan_id]) == 1
+
+
+def scans_dispatch(*, scan_ids: Sequence[int]) -> int:
+    """``scan_dispatch`` for many scans: one message each, then one UPDATE for all
+    that were sent. Stops at the first broker failure; the rest wait in the outbox."""
     from .tasks import run_scan
 
+    sent: list[int] = []
     try:
-        run_scan.apply_async(args=[scan_id], retry=False)
-    except Exception as exc:  # noqa: BLE001 - any broker failure: keep the row for the outbox
-        log.warning("broker unavailable, scan %s left in the outbox: %s", scan_id, exc)
-        return False
-    Scan.objects.filter(pk=scan_id, dispatched_at__isnull=True).update(dispatched_at=timezone.now())
-    return True
+        # One producer for the batch: a third less time per message than taking
+        # one from the pool each time (the scheduler sends hundreds at once).
+        with run_scan.app.producer_or_acquire() as producer:
+            for scan_id in scan_ids:
+                run_scan.apply_async(args=[scan_id], retry=False, producer=producer)
+                sent.append(scan_id)
+    except Exception as exc:  # noqa: BLE001 - any broker failure: keep the rows for the outbox
+        log.warning(
+            "broker unavailable, %s scan(s) left in the outbox: %s", len(scan_ids) - len(sent), exc
+        )
+    if sent:
+        Scan.objects.filter(pk__in=sent, dispatched_at__isnull=True).update(
+            dispatched_at=timezone.now()
+        )
+    return len(sent)
 
 
 def outbox_flush(*, older_than: dt.timedelta = dt.timedelta(seconds=5)) -> int:
@@ -140,7 +168,7 @@ def outbox_flush(*, older_than: dt.timedelta = dt.timedelta(seconds=5)) -> int:
             status=Scan.Status.QUEUED, dispatched_at__isnull=True, requested_at__lte=cutoff
         ).values_list("pk", flat=True)[:1000]
     )
-    return sum(1 for pk in ids if scan_dispatch(scan_id=pk))
+    return scans_dispatch(scan_ids=ids)
 
 
 # --- Running -----------------------------------------------------------------
@@ -381,6 +409,23 @@ def report_digests(report: Report) -> tuple[str, str, str]:
     return served, expected, findings
 
 
+def report_expiry_and_counts(report: Report) -> tuple[str, dict[str, int]]:
+    """Which certificate expires first (at ``report.valid_until``, on the expected
+    chain or its root) as a name a person recognises, and findings by severity."""
+    first = ""
+    if report.valid_until is not None:
+        for endpoint in report.endpoints:
+            chain = (*endpoint.expected, *((endpoint.anchor,) if endpoint.anchor else ()))
+            match = next((c for c in chain if c.not_after == report.valid_until), None)
+            if match is not None:
+                first = (match.common_name or match.subject)[:500]
+                break
+    counts = {severity.value: 0 for severity in EngineSeverity}
+    for finding in report.all_findings():
+        counts[finding.severity.value] += 1
+    return first, counts
+
+
 def scan_record(*, scan: Scan, report: Report) -> Scan:
     """Persist a finished report on the scan this worker claimed. Returns the scan, now
     done or failed — or, if the claim no longer holds, the scan as stored.
@@ -403,6 +448,7 @@ def scan_record(*, scan: Scan, report: Report) -> Scan:
     done.valid_until = report.valid_until
     done.finished_at = timezone.now()
     done.served_digest, done.expected_digest, done.findings_digest = report_digests(report)
+    done.expires_first, done.findings_counts = report_expiry_and_counts(report)
     classify_change(scan=done, report=report)
     with transaction.atomic():
         claimed = Scan.objects.filter(
@@ -422,7 +468,11 @@ def watched_scan_finished(*, scan: Scan) -> None:
     """A scan of a watch finished (done or failed): inside the transaction that
     recorded it, so whatever follows from it (the watch's last scan, incidents,
     the notifications' outbox rows) is committed with the scan or not at all."""
-    Watch.objects.filter(pk=scan.watch_id).update(last_scan=scan)
+    changes: dict[str, Scan] = {"last_scan": scan}
+    if scan.change and scan.change not in (Scan.Change.FIRST, Scan.Change.SAME):
+        # A renewal, a material change, a rollback or an improvement (a fix).
+        changes["last_change"] = scan
+    Watch.objects.filter(pk=cast(int, scan.watch_id)).update(**changes)
 
 
 # What scan_record writes on the scan row itself.
@@ -440,6 +490,8 @@ _RECORDED = (
     "change",
     "change_summary",
     "previous",
+    "expires_first",
+    "findings_counts",
 )
 
 

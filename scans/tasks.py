@@ -105,3 +105,14 @@ def prune_unchanged_scans() -> int:
     if count:
         log.info("pruned %s routine rescans older than %s days", count, days)
     return count
+
+
+@shared_task(ignore_result=True)
+def dispatch_due_watches() -> int:
+    """Beat's tick (CHAINSCAN_SCHEDULER_TICK): queue a scan for every due watch."""
+    from . import monitoring
+
+    count = monitoring.watches_dispatch_due()
+    if count:
+        log.info("scheduler: queued %s scans of due watches", count)
+    return count

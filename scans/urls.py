@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import api, views
+from . import api, api_watches, views, views_monitor
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("scan", views.home, {"form_only": True}, name="scan-form"),
     path("recent", views.recent_fragment, name="recent"),
     path("check", views.check_chain, name="check"),
     path("r/<str:token>", views.report, name="report"),
@@ -17,5 +18,8 @@ urlpatterns = [
     path("hosts/<str:slug>/latest", views.host_latest, name="host-latest"),
     path("hosts/<str:slug>/compare", views.host_compare, name="host-compare"),
     path("healthz", views.healthz, name="healthz"),
+    *views_monitor.urlpatterns,
+    # Before the API's catch-all JSON 404.
+    *api_watches.urlpatterns,
     *api.urlpatterns,
 ]

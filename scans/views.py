@@ -6,6 +6,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,11 +20,12 @@ from .access import (
     dashboard_allowed,
     dashboard_view,
     scan_for_permalink,
+    team_watches,
 )
 from .clients import client_ip
 from .engine.analysis import analyse
 from .engine.certs import pem_bundle
-from .engine.targets import TargetError, parse_target
+from .engine.targets import Target, TargetError, parse_target
 from .forms import CheckForm, CompareForm, DiffForm, HistoryPageForm, PemForm, ScanForm
 from .models import Host, Scan
 from .reports import report_from_scan, scans_with_report_data, served_chains
@@ -36,24 +38,51 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 @dashboard_view
 @require_http_methods(["GET", "POST"])
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: HttpRequest, form_only: bool = False) -> HttpResponse:
+    """The scan form. A signed-in user whose team watches anything lands on the
+    overview instead; the form stays one click away (/scan)."""
+    if request.method == "GET" and not form_only and _watching(request):
+        return redirect("overview")
     form = ScanForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         limited = ratelimit.check(request, cost=len(form.cleaned_data["targets"]))
         if limited is not None:
             form.add_error(None, limited)
             return render(request, "scans/home.html", _home_context(request, form), status=429)
-        scans = services.scan_request(
-            targets=form.cleaned_data["targets"],
-            user=request.user,
-            client_ip=client_ip(request),
-            pin=form.cleaned_data["addresses"],
-        )
+        with transaction.atomic():
+            scans = services.scan_request(
+                targets=form.cleaned_data["targets"],
+                user=request.user,
+                client_ip=client_ip(request),
+                pin=form.cleaned_data["addresses"],
+            )
+            if form.cleaned_data["watch"]:
+                _watch_scanned(request, scans)
         if len(scans) == 1:
             return redirect("report", token=scans[0].token)
-        return redirect("home")
+        return redirect("overview" if form.cleaned_data["watch"] else "home")
     status = 400 if request.method == "POST" else 200
     return render(request, "scans/home.html", _home_context(request, form), status=status)
+
+
+def _watching(request: HttpRequest) -> bool:
+    return request.user.is_authenticated and team_watches(request.user).exists()
+
+
+def _watch_scanned(request: HttpRequest, scans: list[Scan]) -> None:
+    """The scan form's "Keep watching": each scan just requested is its watch's first."""
+    from . import monitoring
+
+    monitoring.watches_create_many(
+        user=request.user,
+        specs=[
+            monitoring.WatchSpec(
+                target=Target(s.host.hostname, s.host.port), pins=tuple(s.pinned_addresses)
+            )
+            for s in scans
+        ],
+        seed_scans=scans,
+    )
 
 
 def _home_context(request: HttpRequest, form: ScanForm) -> dict[str, object]:
@@ -90,6 +119,12 @@ def _report_context(request: HttpRequest, scan: Scan) -> dict[str, object]:
         # not start scans.
         "can_scan": dashboard_allowed(request),
         "pins": ", ".join(scan.pinned_addresses),
+        # The team's watch of this host and these addresses, if any.
+        "watched": team_watches(request.user)
+        .filter(host=scan.host, pinned_addresses=sorted(scan.pinned_addresses))
+        .first()
+        if request.user.is_authenticated
+        else None,
     }
     if scan.is_finished:
         full = scans_with_report_data(Scan.objects.filter(pk=scan.pk)).get()
