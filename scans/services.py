@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from . import alerts
 from .engine.certs import describe
 from .engine.report import CertificateInfo, EndpointReport, Report
 from .engine.report import Finding as EngineFinding
@@ -337,6 +338,7 @@ def watched_scan_finished(*, scan: Scan) -> None:
     recorded it, so whatever follows from it (the watch's last scan, incidents,
     the notifications' outbox rows) is committed with the scan or not at all."""
     Watch.objects.filter(pk=scan.watch_id).update(last_scan=scan)
+    alerts.scan_finished(scan=scan)
 
 
 # What scan_record writes on the scan row itself.
@@ -441,3 +443,29 @@ def _finding_row(
         certificates=list(finding.certificates),
         clients=list(finding.clients),
     )
+
+
+def watches_dispatch_due(*, limit: int = 500) -> int:
+    """Request a scan for each due watch (not paused, ``next_run_at`` passed, no scan
+    of it unfinished) and move its next run on by its interval. Returns how many."""
+    now = timezone.now()
+    count = 0
+    with transaction.atomic():
+        due = list(
+            Watch.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("host", "created_by")
+            .filter(paused=False, next_run_at__lte=now)
+            .exclude(scans__status__in=[Scan.Status.QUEUED, Scan.Status.RUNNING])
+            .order_by("next_run_at")[:limit]
+        )
+        for watch in due:
+            scan_request(
+                targets=[Target(host=watch.host.hostname, port=watch.host.port)],
+                user=watch.created_by,
+                pin=watch.pinned_addresses,
+                watch=watch,
+            )
+            watch.next_run_at = now + dt.timedelta(seconds=watch.interval)
+            watch.save(update_fields=["next_run_at"])
+            count += 1
+    return count

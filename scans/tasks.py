@@ -93,3 +93,34 @@ def fail_stuck_scans() -> int:
 @shared_task(ignore_result=True)
 def flush_outbox() -> int:
     return services.outbox_flush()
+
+
+@shared_task(
+    ignore_result=True,
+    acks_late=True,
+    # Delivery failures are handled by the row (retry with backoff, or failed);
+    # only the database is retried here.
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_jitter=True,
+    max_retries=5,
+)
+def send_notification(notification_id: int) -> str:
+    from . import notify
+
+    outcome = notify.notification_send(notification_id=notification_id)
+    log.info("notification %s: %s", notification_id, outcome)
+    return outcome
+
+
+@shared_task(ignore_result=True)
+def flush_notifications() -> int:
+    from . import notify
+
+    return notify.notifications_flush()
+
+
+@shared_task(ignore_result=True)
+def dispatch_due_watches() -> int:
+    """Turn due watches into scans (the scheduler's tick)."""
+    return services.watches_dispatch_due()

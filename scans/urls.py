@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import api, views
+from . import api, channels, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,6 +15,10 @@ urlpatterns = [
     path("r/<str:token>/diff/<str:other>", views.scan_diff, name="diff"),
     path("hosts/<str:slug>", views.host_history, name="host"),
     path("hosts/<str:slug>/latest", views.host_latest, name="host-latest"),
+    path("channels", channels.channels_page, name="channels"),
+    path("channels/<str:public_id>/test", channels.channel_send_test, name="channel-test"),
+    path("channels/<str:public_id>/enable", channels.channel_enable, name="channel-enable"),
+    path("channels/<str:public_id>/delete", channels.channel_delete, name="channel-delete"),
     path("healthz", views.healthz, name="healthz"),
     *api.urlpatterns,
 ]
