@@ -33,6 +33,7 @@ _FIXED = {
     "CHAINSCAN_NOTIFY_QUEUE": f"chainscan-test-notify-{os.getpid()}",
     "CHAINSCAN_NOTIFY_ALLOWED_NETWORKS": "127.0.0.0/8,::1/128",
     "CHAINSCAN_BASE_URL": "http://chainscan.test",
+    "CHAINSCAN_NOTIFY_GROUP_SECONDS": "1",
 }
 for _name in list(os.environ):
     if _name.startswith("CHAINSCAN_") and _name not in _FIXED:
