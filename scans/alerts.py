@@ -66,7 +66,7 @@ def teammates(user_id: int | None) -> QuerySet[Any]:
 
 def team_name(user_id: int | None) -> str:
     User = get_user_model()
-    user = User.objects.filter(pk=user_id).first()
+    user = User.objects.filter(pk=user_id).first() if user_id is not None else None
     if user is None:
         return ""
     group = user.groups.order_by("name").first()
@@ -87,6 +87,7 @@ def scan_finished(*, scan: Scan) -> None:
     """Open and resolve the watch's incidents for this finished scan; queue the messages."""
     # One evaluation per watch at a time: two scans of one watch finishing
     # together take turns, so neither opens an incident the other just opened.
+    assert scan.watch_id is not None
     watch = Watch.objects.select_for_update().select_related("host").get(pk=scan.watch_id)
     evaluation = _Evaluation(scan=scan, watch=watch)
     evaluation.run()
@@ -251,7 +252,7 @@ def top_finding(scan: Scan) -> Finding | None:
     """The finding a message leads with: the first error, else the first warning."""
     rows = list(scan.findings.exclude(severity=Finding.Severity.INFO).order_by("position"))
     errors = [f for f in rows if f.severity == Finding.Severity.ERROR]
-    return (errors or rows or [None])[0]
+    return (errors or rows)[0] if rows else None
 
 
 def first_sentence(text: str) -> str:

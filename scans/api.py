@@ -313,7 +313,9 @@ def channels_api(request: HttpRequest) -> HttpResponse:
         return error(400, "bad-channel", "'to' must be a list of email addresses")
     form = ChannelForm({**{k: v for k, v in data.items() if k != "to"}, "to": ",".join(to)})
     if not form.is_valid():
-        problems = "; ".join(f"{field}: {' '.join(e)}" for field, e in form.errors.items())
+        problems = "; ".join(
+            f"{field}: {' '.join(map(str, e))}" for field, e in form.errors.items()
+        )
         return error(400, "bad-channel", problems)
     channel = channel_create(user=request.user, data=form.cleaned_data)
     return JsonResponse(channel_json(channel), status=201)

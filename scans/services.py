@@ -337,6 +337,8 @@ def watched_scan_finished(*, scan: Scan) -> None:
     """A scan of a watch finished (done or failed): inside the transaction that
     recorded it, so whatever follows from it (the watch's last scan, incidents,
     the notifications' outbox rows) is committed with the scan or not at all."""
+    if scan.watch_id is None:
+        return
     Watch.objects.filter(pk=scan.watch_id).update(last_scan=scan)
     alerts.scan_finished(scan=scan)
 

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -132,7 +131,7 @@ def test_good_then_x1_then_fixed_sends_exactly_opened_then_resolved(
         time.sleep(2)
 
     events = []
-    for path, headers, body in receiver.received:
+    for _path, headers, body in receiver.received:
         mac = hmac.new(
             SECRET.encode(), f"{headers['X-Chainscan-Timestamp']}.".encode() + body, hashlib.sha256
         ).hexdigest()
