@@ -482,6 +482,9 @@ class Notification(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     next_attempt_at = models.DateTimeField()
+    # When its message last reached the broker; empty: the broker was down at
+    # commit time, and the periodic flush sends it.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     latency_ms = models.FloatField(null=True, blank=True)
     response_status = models.PositiveIntegerField(null=True, blank=True)

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from .alerts import CHANGE_MATERIAL, CHANGE_RENEWAL, OPENED, RESOLVED, TEST, one_line
@@ -40,6 +40,8 @@ from .models import Channel, Notification
 log = logging.getLogger(__name__)
 
 USER_AGENT = "chainscan-notify/1"
+# Hosts a text message lists by name; the webhook body lists every target.
+MAX_LISTED = 50
 
 
 # --- Queueing --------------------------------------------------------------------------
@@ -51,25 +53,35 @@ def enqueue(rows: Iterable[Notification]) -> None:
     from .tasks import send_notification
 
     now = timezone.now()
+    sent: list[int] = []
     for row in rows:
         delay = max(0.0, (row.next_attempt_at - now).total_seconds())
         try:
             send_notification.apply_async(args=[row.pk], countdown=delay, retry=False)
         except Exception as exc:  # noqa: BLE001 - any broker failure: the flush sends it later
             log.warning("broker unavailable, notification %s left in the outbox: %s", row.pk, exc)
-            return
+            break
+        sent.append(row.pk)
+    if sent:
+        Notification.objects.filter(pk__in=sent).update(dispatched_at=now)
 
 
 def notifications_flush() -> int:
     """Send what the broker never got, take back rows a dead worker held, send reminders."""
     now = timezone.now()
-    grace = dt.timedelta(seconds=settings.CHAINSCAN_SCHEDULER_TICK)
+    # A message the broker holds may wait behind a slow receiver's backlog; one
+    # older than the visibility timeout is lost (Redis would have redelivered it).
+    lost = now - dt.timedelta(
+        seconds=int(str(settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]))
+    )
     Notification.objects.filter(status=Notification.Status.SENDING, next_attempt_at__lt=now).update(
-        status=Notification.Status.PENDING
+        status=Notification.Status.PENDING, dispatched_at=None
     )
     due = list(
         Notification.objects.filter(
-            status=Notification.Status.PENDING, next_attempt_at__lte=now - grace
+            Q(dispatched_at=None) | Q(dispatched_at__lt=lost),
+            status=Notification.Status.PENDING,
+            next_attempt_at__lte=now,
         ).order_by("pk")[:1000]
     )
     enqueue(due)
@@ -167,6 +179,14 @@ def _claim(notification_id: int) -> tuple[Notification, list[Notification]] | st
         if row is None or row.status != Notification.Status.PENDING:
             return "not pending"
         if row.group_key:
+            pending = Notification.objects.filter(
+                channel_id=row.channel_id,
+                group_key=row.group_key,
+                status=Notification.Status.PENDING,
+            )
+            if pending.filter(pk__lt=row.pk).exists():
+                # Cheap, without a lock: a thousand hosts' rows must not each lock the group.
+                return "grouped under another row"
             # The whole group, locked in id order (two senders cannot deadlock).
             members = list(
                 Notification.objects.select_for_update()
@@ -365,10 +385,12 @@ def build_message(leader: Notification, members: Sequence[Notification]) -> Mess
     if first.get("earliest_expiry"):
         lines.append(f"Earliest expiry: {first['earliest_expiry']}")
     lines.append("")
-    for t in targets:
+    for t in targets[:MAX_LISTED]:
         lines.append(f"{_target_name(t)}: report {t['report_url']}")
         if t.get("diff_url"):
             lines.append(f"    diff {t['diff_url']}")
+    if len(targets) > MAX_LISTED:
+        lines.append(f"… and {len(targets) - MAX_LISTED} more hosts (the overview lists them all)")
     return Message(
         event=leader.event,
         kind=kind,
@@ -397,7 +419,7 @@ def slack_body(m: Message) -> dict[str, Any]:
     links = " · ".join(
         f"<{t['report_url']}|{_slack_escape(_target_name(t))}>"
         + (f" (<{t['diff_url']}|diff>)" if t.get("diff_url") else "")
-        for t in m.targets[:50]
+        for t in m.targets[:MAX_LISTED]
     )
     details = "\n".join(_slack_escape(line) for line in m.lines[2:] if line and "http" not in line)
     return {
@@ -437,7 +459,9 @@ def teams_body(m: Message) -> dict[str, Any]:
     body.append(
         {
             "type": "FactSet",
-            "facts": [{"title": _target_name(t), "value": t["report_url"]} for t in m.targets[:50]],
+            "facts": [
+                {"title": _target_name(t), "value": t["report_url"]} for t in m.targets[:MAX_LISTED]
+            ],
         }
     )
     first = m.targets[0] if m.targets else None
