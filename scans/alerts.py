@@ -190,6 +190,13 @@ class _Evaluation:
         )
 
     def _expiry(self) -> None:
+        # Most scans are far from every threshold: the scan's earliest expiry
+        # (expected chains and anchors) says so without reloading the chains.
+        horizon = max([*settings.CHAINSCAN_EXPIRY_THRESHOLDS, SHORT_LIVED.days / 3])
+        valid_until = self.scan.valid_until
+        watching = any(kind == Incident.Kind.EXPIRY for kind, _ in self.open)
+        if not watching and valid_until and valid_until - self.now > dt.timedelta(days=horizon):
+            return
         on_path = path_certificates(self.scan)
         rows = {c.sha256: c for c in Certificate.objects.filter(sha256__in=list(on_path))}
         for sha, info in on_path.items():
