@@ -345,3 +345,28 @@ def test_a_group_waits_while_rows_keep_arriving(alice, receiver, settings):
     assert notify.notification_send(notification_id=rows[0].pk) == "waiting for the group"
     assert notify.notification_send(notification_id=rows[1].pk) == "grouped under another row"
     assert receiver.received == []
+
+
+def test_a_channel_that_asks_for_reminders_hears_again_while_the_incident_is_open(alice, receiver):
+    hook = channel(alice, "webhook", receiver.url(), secret=SECRET, remind_hours=4)
+    quiet = channel(alice, "webhook", receiver.url("/quiet"), secret=SECRET)
+    broken_watch(alice)
+    Notification.objects.update(created_at=timezone.now() - dt.timedelta(hours=1))
+    assert notify.reminders_create() == 0  # sent an hour ago: not yet
+    Notification.objects.update(created_at=timezone.now() - dt.timedelta(hours=5))
+    assert notify.reminders_create() == 1
+    assert notify.reminders_create() == 0  # the reminder is the newest message now
+    reminder = hook.notifications.order_by("pk").last()
+    assert reminder.event == "incident.opened" and quiet.notifications.count() == 1
+    assert notify.notification_send(notification_id=reminder.pk) == "sent"
+    data = json.loads(receiver.received[-1][2])
+    assert data["event"] == "incident.opened" and data["incident"]["resolved_at"] is None
+    message = notify.build_message(reminder, [reminder])
+    assert message.subject.startswith("STILL BROKEN x3.example.com:443")
+
+
+def test_names_from_certificates_cannot_add_lines_to_a_subject():
+    from scans.alerts import one_line
+
+    assert one_line("evil\r\nBcc: everyone@example.com") == "evil Bcc: everyone@example.com"
+    assert one_line("word " * 100, 20).endswith("…") and len(one_line("word " * 100, 20)) <= 20
