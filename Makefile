@@ -55,6 +55,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_scan.py
 	$(BIN)/python bench/bench_history.py
 	$(BIN)/python bench/bench_load.py
+	$(BIN)/python bench/bench_alerts.py
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .mypy_cache

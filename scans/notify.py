@@ -11,6 +11,7 @@ checked, follows no redirect, times out and reads a bounded answer.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -20,6 +21,7 @@ import logging
 import random
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -627,16 +629,25 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> int:
     connection = _PinnedConnection(
         host, port, allowed[0], https=parts.scheme == "https", timeout=timeout
     )
+    # The socket timeout bounds each read; this bounds the whole exchange, so a
+    # receiver trickling its answer a byte at a time cannot hold a thread.
+    watchdog = threading.Timer(timeout, connection.abort)
+    watchdog.start()
     try:
         connection.request("POST", path, body=body, headers={"User-Agent": USER_AGENT, **headers})
         response = connection.getresponse()
         response.read(settings.CHAINSCAN_NOTIFY_MAX_RESPONSE)  # bounded; the rest is dropped
         status = response.status
-    except TimeoutError:
-        raise DeliveryError(f"{host} did not answer within {timeout:g} s", retryable=True) from None
+        if connection.aborted:  # cut mid-answer: http.client may take a truncated one
+            raise TimeoutError
     except (OSError, http.client.HTTPException) as exc:
+        if isinstance(exc, TimeoutError) or connection.aborted:
+            raise DeliveryError(
+                f"{host} did not answer within {timeout:g} s", retryable=True
+            ) from None
         raise DeliveryError(f"{host}: {exc.__class__.__name__}: {exc}", retryable=True) from None
     finally:
+        watchdog.cancel()
         connection.close()
     if 200 <= status < 300:
         return status
@@ -653,6 +664,15 @@ class _PinnedConnection(http.client.HTTPConnection):
         super().__init__(host, port, timeout=timeout)
         self.address = address
         self.https = https
+        self.aborted = False
+
+    def abort(self) -> None:
+        """Cut the connection (from the watchdog's thread): any read in progress fails."""
+        self.aborted = True
+        sock = self.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def connect(self) -> None:
         sock = socket.create_connection((self.address, self.port), timeout=self.timeout)

@@ -370,3 +370,38 @@ def test_names_from_certificates_cannot_add_lines_to_a_subject():
 
     assert one_line("evil\r\nBcc: everyone@example.com") == "evil Bcc: everyone@example.com"
     assert one_line("word " * 100, 20).endswith("…") and len(one_line("word " * 100, 20)) <= 20
+
+
+def test_a_receiver_trickling_its_answer_cannot_hold_the_sender_past_the_timeout(alice, settings):
+    import socket
+    import threading
+
+    settings.CHAINSCAN_NOTIFY_TIMEOUT = 1.0
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\n")
+        while not stop.is_set():  # one header byte every 0.3 s: each read is "in time"
+            try:
+                conn.sendall(b"X")
+            except OSError:
+                break
+            time.sleep(0.3)
+        conn.close()
+
+    threading.Thread(target=trickle, daemon=True).start()
+    hook = channel(
+        alice, "webhook", f"http://127.0.0.1:{listener.getsockname()[1]}/", secret=SECRET
+    )
+    notify.channel_test(channel=hook)
+    started = time.monotonic()
+    try:
+        (outcome,) = send_all(hook)
+    finally:
+        stop.set()
+        listener.close()
+    assert time.monotonic() - started < 3
+    assert outcome.startswith("retry in") and "did not answer within 1 s" in outcome
