@@ -247,3 +247,22 @@ def test_thresholds_and_the_short_life_rule():
     assert leaf.not_after is not None
     assert alerts.crossed_threshold(leaf, leaf.not_after - dt.timedelta(days=31)) is None
     assert alerts.crossed_threshold(leaf, leaf.not_after - dt.timedelta(days=2))[0] == "3d"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"), [("improvement", []), ("rollback", ["change.material"])]
+)
+def test_an_improvement_is_never_a_change_alarm_and_unknown_kinds_count_as_material(
+    alice, hook, change, expected
+):
+    from django.db import transaction
+
+    watch = watch_for(alice)
+    scan(watch, chains().served_x3())
+    later = scan(watch, [chains().renewed_leaf, chains().x3], at=pki.NOW + dt.timedelta(hours=1))
+    assert events(hook) == []
+    # The history's classification may grow new values (h4 adds "improvement").
+    later.change = change
+    with transaction.atomic():
+        alerts.scan_finished(scan=later)
+    assert events(hook) == expected

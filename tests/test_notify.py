@@ -75,10 +75,7 @@ def test_a_webhook_is_signed_and_its_body_is_the_documented_one(alice, receiver)
     assert not verify(headers, body, secret="another secret")
     assert abs(int(headers["X-Chainscan-Timestamp"]) - time.time()) < 60
     data = json.loads(body)
-    schema = document("http://testserver/")["components"]["schemas"]["WebhookEvent"]
-    Draft202012Validator(
-        {**schema, "$defs": {}}, format_checker=Draft202012Validator.FORMAT_CHECKER
-    ).validate(data)
+    documented(data)
     assert data["event"] == "incident.opened" and data["kind"] == "breakage"
     assert data["verdict"] == "broken" and data["team"] == "alice"
     assert data["title"] == "Wrong intermediate: right key, wrong name"
@@ -88,6 +85,12 @@ def test_a_webhook_is_signed_and_its_body_is_the_documented_one(alice, receiver)
     assert data["incident"]["resolved_at"] is None
     row = hook.notifications.get()
     assert row.status == "sent" and row.response_status == 200 and row.latency_ms is not None
+
+
+def documented(data: dict[str, Any]) -> None:
+    """Validate a received body against the WebhookEvent schema of /api/openapi.json."""
+    schema = document("http://testserver/")["components"]["schemas"]["WebhookEvent"]
+    Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER).validate(data)
 
 
 def test_a_tampered_body_fails_the_signature(alice, receiver):
@@ -321,6 +324,7 @@ def test_one_certificate_expiring_on_many_hosts_is_one_message_per_channel(
     ((_, headers, body),) = receiver.received
     data = json.loads(body)
     assert verify(headers, body)
+    documented(data)
     assert data["kind"] == "expiry" and data["certificate"]["sha256"] == x3.sha256
     assert sorted(t["port"] for t in data["targets"]) == [443, 8443, 9443]
     assert data["incident"] is None  # three incidents: each target's report says which
@@ -405,3 +409,14 @@ def test_a_receiver_trickling_its_answer_cannot_hold_the_sender_past_the_timeout
         listener.close()
     assert time.monotonic() - started < 3
     assert outcome.startswith("retry in") and "did not answer within 1 s" in outcome
+
+
+def test_a_test_message_has_the_documented_body(alice, receiver):
+    hook = channel(alice, "webhook", receiver.url(), secret=SECRET)
+    notify.channel_test(channel=hook)
+    assert send_all(hook) == ["sent"]
+    ((_, headers, body),) = receiver.received
+    data = json.loads(body)
+    documented(data)
+    assert verify(headers, body) and data["event"] == data["kind"] == "test"
+    assert data["incident"] is None and data["certificate"] is None
