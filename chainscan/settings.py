@@ -440,6 +440,8 @@ CHAINSCAN_NOTIFY_MAX_ATTEMPTS = env_int("CHAINSCAN_NOTIFY_MAX_ATTEMPTS", 6, mini
 CHAINSCAN_NOTIFY_RETRY_BACKOFF = env_float("CHAINSCAN_NOTIFY_RETRY_BACKOFF", 30.0)
 CHAINSCAN_NOTIFY_RETRY_BACKOFF_MAX = env_float("CHAINSCAN_NOTIFY_RETRY_BACKOFF_MAX", 3600.0)
 CHAINSCAN_NOTIFY_DISABLE_AFTER = env_int("CHAINSCAN_NOTIFY_DISABLE_AFTER", 10, minimum=1)
+# Channel logs (delivered, failed and grouped notifications) are kept this long.
+CHAINSCAN_NOTIFY_KEEP_DAYS = env_int("CHAINSCAN_NOTIFY_KEEP_DAYS", 90, minimum=1)
 # How often beat looks for due watches (the scheduler) and unsent notifications.
 CHAINSCAN_SCHEDULER_TICK = env_float("CHAINSCAN_SCHEDULER_TICK", 30.0)
 CELERY_TASK_ROUTES = {"scans.tasks.send_notification": {"queue": CHAINSCAN_NOTIFY_QUEUE}}

@@ -509,6 +509,12 @@ class Notification(models.Model):
             ),
             # The channel's log, newest first.
             models.Index(fields=["channel", "-created_at"], name="notification_log"),
+            # Pruning: finished rows by age (notify.notifications_prune).
+            models.Index(
+                fields=["created_at"],
+                name="notification_prune",
+                condition=Q(status__in=["sent", "failed", "merged"]),
+            ),
         ]
 
     def __str__(self) -> str:

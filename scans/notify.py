@@ -87,7 +87,24 @@ def notifications_flush() -> int:
         ).order_by("pk")[:1000]
     )
     enqueue(due)
-    return len(due) + reminders_create()
+    return len(due) + reminders_create() + notifications_prune()
+
+
+def notifications_prune(*, batch: int = 5000) -> int:
+    """Forget log lines older than CHAINSCAN_NOTIFY_KEEP_DAYS (the outbox is no
+    unbounded table). Rows of a still-open incident stay: reminders count from them."""
+    cutoff = timezone.now() - dt.timedelta(days=settings.CHAINSCAN_NOTIFY_KEEP_DAYS)
+    old = Notification.objects.filter(
+        Q(incident=None) | Q(incident__resolved_at__isnull=False),
+        created_at__lt=cutoff,
+        status__in=[
+            Notification.Status.SENT,
+            Notification.Status.FAILED,
+            Notification.Status.MERGED,
+        ],
+    ).values_list("pk", flat=True)[:batch]
+    deleted, _ = Notification.objects.filter(pk__in=list(old)).delete()
+    return deleted
 
 
 def reminders_create() -> int:

@@ -420,3 +420,15 @@ def test_a_test_message_has_the_documented_body(alice, receiver):
     documented(data)
     assert verify(headers, body) and data["event"] == data["kind"] == "test"
     assert data["incident"] is None and data["certificate"] is None
+
+
+def test_old_log_lines_are_pruned_but_not_those_of_an_open_incident(alice, receiver):
+    hook = channel(alice, "webhook", receiver.url(), secret=SECRET)
+    broken_watch(alice)  # an open incident, and its notification
+    send_all(hook)
+    notify.channel_test(channel=hook)
+    test_row = hook.notifications.get(event="test")
+    notify.notification_send(notification_id=test_row.pk)
+    Notification.objects.update(created_at=timezone.now() - dt.timedelta(days=91))
+    assert notify.notifications_prune() == 1
+    assert list(hook.notifications.values_list("event", flat=True)) == ["incident.opened"]
