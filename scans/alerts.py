@@ -224,6 +224,8 @@ class _Evaluation:
                 certificate=rows[sha],
                 group_key=f"expiry:{key}",
             )
+        if not on_path:
+            return  # no path at all (a broken chain): not a renewal, the breakage says it
         for kind, key in list(self.open):
             if kind == Incident.Kind.EXPIRY and key.split(":", 1)[0] not in on_path:
                 self._resolve(kind, key, "The certificate is no longer on the chain (renewed).")

@@ -266,3 +266,18 @@ def test_an_improvement_is_never_a_change_alarm_and_unknown_kinds_count_as_mater
     with transaction.atomic():
         alerts.scan_finished(scan=later)
     assert events(hook) == expected
+
+
+def test_a_chain_with_no_trusted_path_does_not_pass_for_a_renewal(alice, hook):
+    c = pki.cast()
+    watch = watch_for(alice)
+    leaf = describe(chains().leaf)
+    assert leaf.not_after is not None
+    at = leaf.not_after - dt.timedelta(days=10)
+    scan(watch, chains().served_x3(), at=at)
+    untrusted = pki.leaf("x3.example.com", c.other_issuing, key=pki.key_for("leaf:untrusted"))
+    broken = scan(watch, [untrusted.der, c.other_issuing.der], at=at + dt.timedelta(hours=1))
+    assert broken.verdict == "broken"
+    # The expiry stays open (nothing was renewed); the breakage is what is told.
+    assert kinds(watch) == [("breakage", ""), ("expiry", f"{leaf.sha256}:14d")]
+    assert events(hook) == ["incident.opened", "incident.opened"]
