@@ -218,7 +218,7 @@ class _Evaluation:
                 Incident.Kind.EXPIRY,
                 key,
                 f"{one_line(info.common_name or info.subject, 120)} expires in {_days(left)}",
-                f"{role(info, on_path)} certificate on the chain clients build; it expires "
+                f"{role(info)} certificate on the chain clients build; it expires "
                 f"{info.not_after:%Y-%m-%d %H:%M} UTC. Renew it (or move to its successor) "
                 "before then.",
                 certificate=rows[sha],
@@ -305,7 +305,7 @@ def crossed_threshold(info: CertificateInfo, now: dt.datetime) -> tuple[str, dt.
     return reached[-1] if reached else None
 
 
-def role(info: CertificateInfo, on_path: dict[str, CertificateInfo]) -> str:
+def role(info: CertificateInfo) -> str:
     if not info.is_ca:
         return "The leaf"
     if info.self_signed:

@@ -145,3 +145,22 @@ def test_the_channels_page_rejects_a_url_that_is_not_http(alice_client):
     )
     assert response.status_code == 200 and "an http(s) URL is needed" in response.content.decode()
     assert not Channel.objects.exists()
+
+
+def test_incident_and_channel_names_are_shown_escaped(alice_client, alice):
+    watch = broken_watch(alice)
+    incident = watch.incidents.get()
+    incident.title = "<script>alert('title')</script>"
+    incident.save(update_fields=["title"])
+    Channel.objects.create(
+        created_by=alice,
+        kind="ntfy",
+        name="<img src=x onerror=alert(1)>",
+        url="https://ntfy.sh/t",
+        enabled=False,
+        disabled_reason="<b>down</b>",
+    )
+    for url in (reverse("home"), reverse("channels")):
+        page = alice_client.get(url).content.decode()
+        assert "<script>alert" not in page and "<img src=x" not in page and "<b>down" not in page
+    assert "&lt;script&gt;alert" in alice_client.get(reverse("home")).content.decode()
