@@ -19,6 +19,8 @@ $(STAMP): pyproject.toml constraints.txt
 
 # The dashboard with background scans. No environment: SQLite and a filesystem
 # broker (no Redis). With DATABASE_URL / CELERY_BROKER_URL: Postgres and Redis.
+# Alert mails go to files under var/mail, so a newcomer can read them.
+run: export EMAIL_BACKEND ?= django.core.mail.backends.filebased.EmailBackend
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py bootstrap
@@ -26,6 +28,8 @@ run: $(STAMP)
 	@trap 'kill 0' EXIT INT TERM; \
 	  $(BIN)/celery -A chainscan worker -B --loglevel=INFO \
 	    --schedule "$${CHAINSCAN_VAR_DIR:-var}/celerybeat-schedule" & \
+	  $(BIN)/celery -A chainscan worker --loglevel=INFO -n notify@%h --concurrency 4 \
+	    -Q "$${CHAINSCAN_NOTIFY_QUEUE:-chainscan-notify}" & \
 	  $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 lint: $(STAMP)
@@ -52,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_history.py
 	$(BIN)/python bench/bench_load.py
 	$(BIN)/python bench/bench_monitor.py
+	$(BIN)/python bench/bench_alerts.py
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .mypy_cache

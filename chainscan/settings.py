@@ -470,6 +470,74 @@ CELERY_BEAT_SCHEDULE["dispatch-due-watches"] = {
     "options": {"expires": max(1.0, CHAINSCAN_SCHEDULER_TICK * 0.9)},
 }
 
+# --- Alerts (scans/alerts.py, scans/notify.py) ----------------------------------
+
+# Absolute links in notifications (report, diff). Unset: links are relative,
+# and `manage.py check --deploy` warns (chainscan.W003).
+CHAINSCAN_BASE_URL = (env_str("CHAINSCAN_BASE_URL") or "").rstrip("/")
+# A watched host must fail this many scans in a row before "unreachable" opens.
+CHAINSCAN_ALERT_FAILURES = env_int("CHAINSCAN_ALERT_FAILURES", 2, minimum=1)
+try:
+    CHAINSCAN_EXPIRY_THRESHOLDS = sorted(
+        {int(d) for d in env_list("CHAINSCAN_EXPIRY_THRESHOLDS", ["30", "14", "7", "3", "1"])},
+        reverse=True,
+    )
+except ValueError:
+    raise ImproperlyConfigured(
+        "CHAINSCAN_EXPIRY_THRESHOLDS must be whole numbers of days, e.g. 30,14,7,3,1"
+    ) from None
+if any(d < 1 for d in CHAINSCAN_EXPIRY_THRESHOLDS):
+    raise ImproperlyConfigured("CHAINSCAN_EXPIRY_THRESHOLDS: every threshold must be at least 1")
+# Notifications go through their own queue, consumed by its own worker, so a
+# slow receiver never holds a thread a scan could use.
+CHAINSCAN_NOTIFY_QUEUE = env_str("CHAINSCAN_NOTIFY_QUEUE") or "chainscan-notify"
+CHAINSCAN_NOTIFY_TIMEOUT = env_float("CHAINSCAN_NOTIFY_TIMEOUT", 10.0)
+CHAINSCAN_NOTIFY_MAX_RESPONSE = env_int("CHAINSCAN_NOTIFY_MAX_RESPONSE", 64 * 1024, minimum=1024)
+# Receivers on private networks (an internal Mattermost, a loopback relay):
+# the scanner's address policy applies to notifications too.
+CHAINSCAN_NOTIFY_ALLOWED_NETWORKS = env_list("CHAINSCAN_NOTIFY_ALLOWED_NETWORKS", [])
+for _net in CHAINSCAN_NOTIFY_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_net, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"CHAINSCAN_NOTIFY_ALLOWED_NETWORKS: {_net!r} is not a network (e.g. 10.0.0.0/8)"
+        ) from None
+# Grouping: a message waits until no row of its group (one certificate, kind
+# and threshold on one channel) arrived for this long, at most GROUP_MAX.
+CHAINSCAN_NOTIFY_GROUP_SECONDS = env_int("CHAINSCAN_NOTIFY_GROUP_SECONDS", 10, minimum=0)
+CHAINSCAN_NOTIFY_GROUP_MAX_SECONDS = env_int("CHAINSCAN_NOTIFY_GROUP_MAX_SECONDS", 120, minimum=0)
+# Retries on timeouts, 429 and 5xx: backoff from RETRY_BACKOFF seconds,
+# doubling, with jitter; a row fails after MAX_ATTEMPTS, a channel is
+# disabled after DISABLE_AFTER failed attempts in a row.
+CHAINSCAN_NOTIFY_MAX_ATTEMPTS = env_int("CHAINSCAN_NOTIFY_MAX_ATTEMPTS", 6, minimum=1)
+CHAINSCAN_NOTIFY_RETRY_BACKOFF = env_float("CHAINSCAN_NOTIFY_RETRY_BACKOFF", 30.0)
+CHAINSCAN_NOTIFY_RETRY_BACKOFF_MAX = env_float("CHAINSCAN_NOTIFY_RETRY_BACKOFF_MAX", 3600.0)
+CHAINSCAN_NOTIFY_DISABLE_AFTER = env_int("CHAINSCAN_NOTIFY_DISABLE_AFTER", 10, minimum=1)
+# Channel logs (delivered, failed and grouped notifications) are kept this long.
+CHAINSCAN_NOTIFY_KEEP_DAYS = env_int("CHAINSCAN_NOTIFY_KEEP_DAYS", 90, minimum=1)
+CELERY_TASK_ROUTES = {"scans.tasks.send_notification": {"queue": CHAINSCAN_NOTIFY_QUEUE}}
+# Unsent notifications (broker down at commit, lost messages) and reminders are
+# looked for on the scheduler's tick.
+CELERY_BEAT_SCHEDULE["flush-notifications"] = {
+    "task": "scans.tasks.flush_notifications",
+    "schedule": float(CHAINSCAN_SCHEDULER_TICK),
+    "options": {"expires": max(1.0, CHAINSCAN_SCHEDULER_TICK * 0.9)},
+}
+
+# Email: SMTP configured from the environment (`make run` sets the file
+# backend, which writes each mail under var/mail).
+EMAIL_BACKEND = env_str("EMAIL_BACKEND") or "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST = env_str("EMAIL_HOST") or "localhost"
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = int(CHAINSCAN_NOTIFY_TIMEOUT)
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH") or str(VAR_DIR / "mail")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL") or "chainscan <chainscan@localhost>"
+
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("CACHE_URL")}

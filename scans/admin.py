@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 
 from .engine.certs import BundleError, read_bundle
-from .models import ApiToken, Certificate, Host, Scan, TrustAnchor
+from .models import ApiToken, Certificate, Channel, Host, Incident, Notification, Scan, TrustAnchor
 
 
 class TrustAnchorForm(forms.ModelForm):
@@ -92,3 +92,25 @@ class ApiTokenAdmin(admin.ModelAdmin):
             f"The API token for {obj.user} is {key} — copy it now: it is not stored and "
             "will not be shown again. Send it as 'Authorization: Bearer <token>'.",
         )
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    list_display = ("watch", "kind", "title", "opened_at", "resolved_at")
+    list_filter = ("kind",)
+    raw_id_fields = ("watch", "opened_by", "resolved_by", "certificate")
+
+
+@admin.register(Channel)
+class ChannelAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "created_by", "enabled", "failures")
+    list_filter = ("kind", "enabled")
+    # URL and secret are write-only in the dashboard; the admin does not show them either.
+    exclude = ("url", "secret")
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "channel", "event", "status", "attempts", "latency_ms")
+    list_filter = ("status", "event")
+    raw_id_fields = ("channel", "incident", "merged_into")

@@ -98,7 +98,7 @@ def api_view(
                 return error(401, "bad-token", "the API token is not valid")
             if user is not None:
                 request.user = user
-            elif write:
+            elif write and request.method != "GET":
                 # A session cookie rides along on cross-site requests, and this
                 # view is CSRF-exempt: writes count only a token as identity.
                 request.user = AnonymousUser()
@@ -295,6 +295,102 @@ def scans_diff(request: HttpRequest, token: str, other: str) -> HttpResponse:
     return JsonResponse(body)
 
 
+# --- Alerts: channels and incidents ------------------------------------------------
+
+
+def _json_object(request: HttpRequest) -> dict[str, Any] | JsonResponse:
+    if len(request.body) > MAX_BODY:
+        return error(413, "too-large", f"the request body is larger than {MAX_BODY} bytes")
+    try:
+        data = json.loads(request.body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return error(400, "bad-json", "the body is not JSON")
+    if not isinstance(data, dict):
+        return error(400, "bad-request", "send a JSON object")
+    return data
+
+
+@api_view(methods=("GET", "POST"), write=True)
+def channels_api(request: HttpRequest) -> HttpResponse:
+    """List the team's channels, or add one: ``{"kind", "name", "url", "secret", "to"}``."""
+    from .channels import ChannelForm, channel_create, channel_json, channels_for
+
+    if request.method == "GET":
+        rows = channels_for(request.user).order_by("name")
+        return JsonResponse({"channels": [channel_json(c) for c in rows]})
+    data = _json_object(request)
+    if isinstance(data, JsonResponse):
+        return data
+    unknown = set(data) - {"kind", "name", "url", "secret", "to", "remind_hours"}
+    if unknown:
+        return error(400, "bad-request", f"unknown field(s): {', '.join(sorted(unknown))}")
+    to = data.get("to") or []
+    if not isinstance(to, list) or not all(isinstance(a, str) for a in to):
+        return error(400, "bad-channel", "'to' must be a list of email addresses")
+    form = ChannelForm({**{k: v for k, v in data.items() if k != "to"}, "to": ",".join(to)})
+    if not form.is_valid():
+        problems = "; ".join(
+            f"{field}: {' '.join(map(str, e))}" for field, e in form.errors.items()
+        )
+        return error(400, "bad-channel", problems)
+    channel = channel_create(user=request.user, data=form.cleaned_data)
+    return JsonResponse(channel_json(channel), status=201)
+
+
+@api_view(methods=("POST",), write=True)
+def channel_test_api(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Queue a test message on a channel of the caller's team."""
+    from .channels import channels_for
+    from .notify import channel_test
+
+    channel = channels_for(request.user).filter(public_id=public_id[:16]).first()
+    if channel is None:
+        raise Http404
+    row = channel_test(channel=channel)
+    return JsonResponse({"id": row.pk, "event": row.event, "status": row.status}, status=202)
+
+
+@api_view()
+def incidents_api(request: HttpRequest) -> HttpResponse:
+    """The team's incidents, newest first (``?open=true``: only open ones)."""
+    from .channels import incidents_for
+
+    only_open = request.GET.get("open", "").lower()
+    if only_open not in ("", "true", "false"):
+        return error(400, "bad-request", "'open' must be true or false")
+    rows = incidents_for(request.user).select_related("watch__host", "opened_by", "resolved_by")
+    if only_open == "true":
+        rows = rows.filter(resolved_at=None)
+    elif only_open == "false":
+        rows = rows.exclude(resolved_at=None)
+    return JsonResponse(
+        {
+            "incidents": [
+                _incident_json(request, i) for i in rows.order_by("-opened_at", "-pk")[:500]
+            ]
+        }
+    )
+
+
+def _incident_json(request: HttpRequest, incident: Any) -> dict[str, Any]:
+    host = incident.watch.host
+    return {
+        "id": incident.pk,
+        "kind": incident.kind,
+        "key": incident.key,
+        "host": host.hostname,
+        "port": host.port,
+        "title": incident.title,
+        "summary": incident.summary,
+        "opened_at": incident.opened_at.isoformat(),
+        "resolved_at": incident.resolved_at.isoformat() if incident.resolved_at else None,
+        "opened_by": _permalink(request, incident.opened_by.token),
+        "resolved_by": _permalink(request, incident.resolved_by.token)
+        if incident.resolved_by
+        else None,
+    }
+
+
 def openapi(request: HttpRequest) -> HttpResponse:
     """The OpenAPI document: public, it describes the API and reveals no data."""
     from .openapi import document
@@ -314,6 +410,9 @@ urlpatterns = [
     path("api/scans/<str:token>", scans_detail, name="api-scan"),
     path("api/scans/<str:token>/diff/<str:other>", scans_diff, name="api-diff"),
     path("api/hosts/<str:slug>/scans", host_scans, name="api-host-scans"),
+    path("api/channels", channels_api, name="api-channels"),
+    path("api/channels/<str:public_id>/test", channel_test_api, name="api-channel-test"),
+    path("api/incidents", incidents_api, name="api-incidents"),
     path("api/openapi.json", openapi, name="api-openapi"),
     # Anything else under /api/ is a JSON 404 too, not the HTML error page.
     re_path(r"^api/(?P<rest>.*)$", not_found),

@@ -38,4 +38,29 @@ def chainscan_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 id="chainscan.W002",
             )
         )
+    problems += _alert_settings()
     return problems
+
+
+def _alert_settings() -> list[Any]:
+    base = settings.CHAINSCAN_BASE_URL
+    if base and not base.lower().startswith(("https://", "http://")):
+        return [
+            Error(
+                f"CHAINSCAN_BASE_URL={base!r} is not an http(s) URL",
+                hint="Set it to the address people open chainscan at, e.g. "
+                "https://chainscan.example.com",
+                id="chainscan.E002",
+            )
+        ]
+    if not base and not settings.DEBUG:
+        return [
+            Warning(
+                "CHAINSCAN_BASE_URL is not set: links in alert messages (report, diff) cannot "
+                "be absolute, so they will not open from an email or a chat.",
+                hint="Set it to the address people open chainscan at, e.g. "
+                "https://chainscan.example.com",
+                id="chainscan.W003",
+            )
+        ]
+    return []

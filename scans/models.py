@@ -496,3 +496,169 @@ class Watch(models.Model):
     def __str__(self) -> str:
         pins = f" via {', '.join(self.pinned_addresses)}" if self.pinned_addresses else ""
         return f"watch {self.host}{pins}"
+
+
+# --- Alerts: incidents, channels, notifications (scans/alerts.py, scans/notify.py) ---
+
+
+def new_channel_id() -> str:
+    """A channel's public id (URLs and the API): 72 random bits, URL-safe."""
+    return secrets.token_urlsafe(9)
+
+
+class Incident(models.Model):
+    """Something wrong with a watched host, opened by one scan and resolved by a later one.
+
+    ``key`` tells incidents of one kind apart on one watch (expiry: certificate
+    SHA-256 and threshold; the others: empty). At most one incident per
+    (watch, kind, key) is open, which the database enforces. A change is a
+    one-off event: its incident is opened and resolved by the same scan.
+    """
+
+    class Kind(models.TextChoices):
+        BREAKAGE = "breakage"
+        UNREACHABLE = "unreachable"
+        EXPIRY = "expiry"
+        CHANGE = "change"
+
+    watch = models.ForeignKey(Watch, on_delete=models.CASCADE, related_name="incidents")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    key = models.CharField(max_length=100, blank=True)
+    title = models.TextField()
+    summary = models.TextField(blank=True)
+    # The certificate an expiry (or a shared-certificate breakage) is about.
+    certificate = models.ForeignKey(
+        Certificate, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    opened_by = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="+")
+    resolved_by = models.ForeignKey(
+        Scan, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    opened_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # Open incidents (host page, overview, API ?open=true, reminders).
+            models.Index(
+                fields=["watch", "kind"], name="incident_open", condition=Q(resolved_at=None)
+            ),
+            # "Was this threshold of this certificate ever alerted?" (expiry keys).
+            models.Index(fields=["watch", "kind", "key"], name="incident_key"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["watch", "kind", "key"],
+                condition=Q(resolved_at=None),
+                name="incident_one_open",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "open" if self.resolved_at is None else "resolved"
+        return f"{self.kind} {self.key} on {self.watch_id} ({state})"
+
+
+class Channel(models.Model):
+    """Where a team's notifications go. URL and secret are write-only once saved."""
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", "Email"
+        WEBHOOK = "webhook", "Webhook"
+        SLACK = "slack", "Slack / Mattermost"
+        TEAMS = "teams", "Microsoft Teams (Workflows)"
+        DISCORD = "discord", "Discord"
+        NTFY = "ntfy", "ntfy"
+
+    public_id = models.CharField(max_length=16, unique=True, default=new_channel_id, editable=False)
+    # The team is the creator and everyone sharing a group with them (scans/access.py).
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="channels"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    name = models.CharField(max_length=100)
+    url = models.TextField(blank=True)
+    secret = models.TextField(blank=True)
+    to = models.JSONField(default=list, blank=True)
+    enabled = models.BooleanField(default=True)
+    # Reminders while an incident stays open: every N hours, 0 = never.
+    remind_hours = models.PositiveIntegerField(default=0)
+    # Failed delivery attempts in a row; at CHAINSCAN_NOTIFY_DISABLE_AFTER the
+    # channel is disabled and the overview says so.
+    failures = models.PositiveIntegerField(default=0)
+    disabled_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.name}"
+
+
+class Notification(models.Model):
+    """One event for one channel: the outbox row, and afterwards its log line.
+
+    Written in the transaction that records the scan; sent by the notify task.
+    Rows with the same ``group_key`` on one channel (one certificate, one kind,
+    one threshold) are sent as one message: the first row carries it and the
+    others point at it with ``merged_into``.
+
+    Transitions: PENDING → SENDING → SENT | PENDING (retry later) | FAILED;
+    PENDING → MERGED.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SENDING = "sending"
+        SENT = "sent"
+        FAILED = "failed"
+        MERGED = "merged"
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="notifications")
+    incident = models.ForeignKey(
+        Incident, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    event = models.CharField(max_length=20)
+    group_key = models.CharField(max_length=200, blank=True)
+    # What the message says about this row's target (host, links, title…),
+    # fixed when the scan is recorded.
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    next_attempt_at = models.DateTimeField()
+    # When its message last reached the broker; empty: the broker was down at
+    # commit time, and the periodic flush sends it.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    latency_ms = models.FloatField(null=True, blank=True)
+    response_status = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged"
+    )
+
+    class Meta:
+        indexes = [
+            # The outbox sweep: rows due for (another) attempt.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="notification_due",
+                condition=Q(status__in=["pending", "sending"]),
+            ),
+            # The sender's group: pending rows of one channel and key.
+            models.Index(
+                fields=["channel", "group_key"],
+                name="notification_group",
+                condition=Q(status="pending"),
+            ),
+            # The channel's log, newest first.
+            models.Index(fields=["channel", "-created_at"], name="notification_log"),
+            # Pruning: finished rows by age (notify.notifications_prune).
+            models.Index(
+                fields=["created_at"],
+                name="notification_prune",
+                condition=Q(status__in=["sent", "failed", "merged"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.channel_id} ({self.status})"

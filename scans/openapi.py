@@ -294,6 +294,65 @@ WATCH_LIST = _closed(
     }
 )
 WATCHES_CREATED = _closed({"watches": _array(_ref("Watch"))})
+# --- Alerts: channels, incidents, and the webhook body ---------------------------------
+
+_CHANNEL_KIND: dict[str, Any] = {"enum": ["email", "webhook", "slack", "teams", "discord", "ntfy"]}
+_INCIDENT_KIND: dict[str, Any] = {"enum": ["breakage", "unreachable", "expiry", "change"]}
+CHANNEL = _closed({"id": _STR, "kind": _CHANNEL_KIND, "name": _STR, "url": _STR, "enabled": _BOOL})
+CHANNEL_LIST = _closed({"channels": _array(_ref("Channel"))})
+CHANNEL_TEST = _closed({"id": _INT, "event": {"const": "test"}, "status": _STR})
+INCIDENT = _closed(
+    {
+        "id": _INT,
+        "kind": _INCIDENT_KIND,
+        "key": _STR,
+        "host": _STR,
+        "port": _INT,
+        "title": _STR,
+        "summary": _STR,
+        "opened_at": _TIME,
+        "resolved_at": _NTIME,
+        "opened_by": _STR,
+        "resolved_by": _NSTR,
+    }
+)
+INCIDENT_LIST = _closed({"incidents": _array(_ref("Incident"))})
+WEBHOOK_EVENT = _closed(
+    {
+        "event": {
+            "enum": [
+                "incident.opened",
+                "incident.resolved",
+                "change.material",
+                "change.renewal",
+                "test",
+            ]
+        },
+        "kind": {"enum": ["breakage", "unreachable", "expiry", "change", "test"]},
+        "team": _STR,
+        "verdict": {"enum": ["ok", "warning", "broken", "unreachable"]},
+        "title": _STR,
+        "summary": _STR,
+        "targets": _array(
+            _closed({"host": _STR, "port": _INT, "report_url": _STR, "diff_url": _NSTR})
+        ),
+        "certificate": {
+            "oneOf": [
+                _closed({"sha256": _STR, "subject": _STR, "not_after": _NTIME}),
+                {"type": "null"},
+            ]
+        },
+        "incident": {
+            "oneOf": [
+                _closed({"id": _INT, "opened_at": _TIME, "resolved_at": _NTIME}),
+                {"type": "null"},
+            ],
+            "description": "null for test messages and for grouped messages (one "
+            "certificate's incidents on several hosts: one target each)",
+        },
+        "sent_at": _TIME,
+    }
+)
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "Certificate": CERTIFICATE,
@@ -314,6 +373,12 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "Watch": WATCH,
     "WatchList": WATCH_LIST,
     "WatchesCreated": WATCHES_CREATED,
+    "Channel": CHANNEL,
+    "ChannelList": CHANNEL_LIST,
+    "ChannelTest": CHANNEL_TEST,
+    "Incident": INCIDENT,
+    "IncidentList": INCIDENT_LIST,
+    "WebhookEvent": WEBHOOK_EVENT,
 }
 
 
@@ -439,6 +504,77 @@ def document(server: str) -> dict[str, Any]:
                 }
             },
             **_watch_paths(),
+            "/api/channels": {
+                "get": {
+                    "summary": "Your team's notification channels (URLs and secrets masked)",
+                    "responses": {
+                        "200": _ok("The channels", "ChannelList"),
+                        "401": _UNAUTHORISED,
+                    },
+                },
+                "post": {
+                    "summary": "Add a notification channel for your team",
+                    "security": [{"bearer": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["kind", "name"],
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "kind": _CHANNEL_KIND,
+                                        "name": _STR,
+                                        "url": {
+                                            **_STR,
+                                            "description": "all but email; ntfy: the topic URL",
+                                        },
+                                        "secret": {
+                                            **_STR,
+                                            "description": "webhook: the HMAC key (16+ "
+                                            "characters); ntfy: an optional access token",
+                                        },
+                                        "to": {**_array(_STR), "description": "email only"},
+                                        "remind_hours": {"type": "integer", "minimum": 0},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": _ok("Created; the URL is shown masked from now on", "Channel"),
+                        "400": _err("Invalid input"),
+                        "401": _UNAUTHORISED,
+                        "413": _err("The body is too large"),
+                    },
+                },
+            },
+            "/api/channels/{id}/test": {
+                "post": {
+                    "summary": "Queue a test message on a channel",
+                    "security": [{"bearer": []}],
+                    "parameters": [{"name": "id", "in": "path", "required": True, "schema": _STR}],
+                    "responses": {
+                        "202": _ok("Queued; the channel's log shows the outcome", "ChannelTest"),
+                        "401": _UNAUTHORISED,
+                        "404": _err("Unknown channel (or another team's)"),
+                    },
+                }
+            },
+            "/api/incidents": {
+                "get": {
+                    "summary": "Your team's incidents, newest first (at most 500)",
+                    "parameters": [
+                        {"name": "open", "in": "query", "schema": {"enum": ["true", "false"]}}
+                    ],
+                    "responses": {
+                        "200": _ok("The incidents", "IncidentList"),
+                        "400": _err("'open' is not true or false"),
+                        "401": _UNAUTHORISED,
+                    },
+                }
+            },
             "/api/openapi.json": {
                 "get": {
                     "summary": "This document",
@@ -451,6 +587,39 @@ def document(server: str) -> dict[str, Any]:
                     },
                 }
             },
+        },
+        "webhooks": {
+            "chainscan-event": {
+                "post": {
+                    "summary": "What a webhook channel receives",
+                    "description": (
+                        "Headers: `X-Chainscan-Timestamp: <unix seconds>` and "
+                        "`X-Chainscan-Signature: sha256=<hex HMAC-SHA256 of "
+                        '"<timestamp>.<body>" keyed with the channel\'s secret>`. '
+                        "Answer 2xx; timeouts, 429 and 5xx are retried with backoff, "
+                        "other answers are not."
+                    ),
+                    "parameters": [
+                        {
+                            "name": "X-Chainscan-Timestamp",
+                            "in": "header",
+                            "required": True,
+                            "schema": _STR,
+                        },
+                        {
+                            "name": "X-Chainscan-Signature",
+                            "in": "header",
+                            "required": True,
+                            "schema": _STR,
+                        },
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("WebhookEvent")}},
+                    },
+                    "responses": {"200": {"description": "Received"}},
+                }
+            }
         },
         "components": {
             "securitySchemes": {

@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from . import alerts
 from .engine.report import CertificateInfo, ClientVerdict, EndpointReport, Report
 from .engine.report import Finding as EngineFinding
 from .engine.report import Severity as EngineSeverity
@@ -468,11 +469,14 @@ def watched_scan_finished(*, scan: Scan) -> None:
     """A scan of a watch finished (done or failed): inside the transaction that
     recorded it, so whatever follows from it (the watch's last scan, incidents,
     the notifications' outbox rows) is committed with the scan or not at all."""
+    if scan.watch_id is None:
+        return
     changes: dict[str, Scan] = {"last_scan": scan}
     if scan.change and scan.change not in (Scan.Change.FIRST, Scan.Change.SAME):
         # A renewal, a material change, a rollback or an improvement (a fix).
         changes["last_change"] = scan
-    Watch.objects.filter(pk=cast(int, scan.watch_id)).update(**changes)
+    Watch.objects.filter(pk=scan.watch_id).update(**changes)
+    alerts.scan_finished(scan=scan)
 
 
 # What scan_record writes on the scan row itself.

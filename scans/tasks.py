@@ -105,6 +105,29 @@ def prune_unchanged_scans() -> int:
     if count:
         log.info("pruned %s routine rescans older than %s days", count, days)
     return count
+@shared_task(
+    ignore_result=True,
+    acks_late=True,
+    # Delivery failures are handled by the row (retry with backoff, or failed);
+    # only the database is retried here.
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_jitter=True,
+    max_retries=5,
+)
+def send_notification(notification_id: int) -> str:
+    from . import notify
+
+    outcome = notify.notification_send(notification_id=notification_id)
+    log.info("notification %s: %s", notification_id, outcome)
+    return outcome
+
+
+@shared_task(ignore_result=True)
+def flush_notifications() -> int:
+    from . import notify
+
+    return notify.notifications_flush()
 
 
 @shared_task(ignore_result=True)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import api, api_watches, views, views_monitor
+from . import api, api_watches, channels, views, views_monitor
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -17,6 +17,10 @@ urlpatterns = [
     path("hosts/<str:slug>", views.host_history, name="host"),
     path("hosts/<str:slug>/latest", views.host_latest, name="host-latest"),
     path("hosts/<str:slug>/compare", views.host_compare, name="host-compare"),
+    path("channels", channels.channels_page, name="channels"),
+    path("channels/<str:public_id>/test", channels.channel_send_test, name="channel-test"),
+    path("channels/<str:public_id>/enable", channels.channel_enable, name="channel-enable"),
+    path("channels/<str:public_id>/delete", channels.channel_delete, name="channel-delete"),
     path("healthz", views.healthz, name="healthz"),
     *views_monitor.urlpatterns,
     # Before the API's catch-all JSON 404.

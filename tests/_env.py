@@ -32,6 +32,11 @@ _FIXED = {
     "CHAINSCAN_VAR_DIR": tempfile.mkdtemp(prefix="chainscan-test-"),
     # A queue of this run's own, so stale messages never reach its worker.
     "CHAINSCAN_QUEUE": f"chainscan-test-{os.getpid()}",
+    # Alerts: the notify queue of this run, receivers on loopback, absolute links.
+    "CHAINSCAN_NOTIFY_QUEUE": f"chainscan-test-notify-{os.getpid()}",
+    "CHAINSCAN_NOTIFY_ALLOWED_NETWORKS": "127.0.0.0/8,::1/128",
+    "CHAINSCAN_BASE_URL": "http://chainscan.test",
+    "CHAINSCAN_NOTIFY_GROUP_SECONDS": "1",
 }
 for _name in list(os.environ):
     if _name.startswith("CHAINSCAN_") and _name not in _FIXED:

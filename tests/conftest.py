@@ -68,9 +68,10 @@ def test_database_url() -> str:
 class Worker:
     """A `celery worker` subprocess consuming this run's queue."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, args: tuple[str, ...] = ()) -> None:
         self.env = env
         self.log = log
+        self.args = args  # e.g. ("-Q", queue) for the notification worker
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60.0) -> None:
@@ -89,6 +90,7 @@ class Worker:
                 "--without-gossip",
                 "--without-mingle",
                 "--concurrency=8",
+                *self.args,
             ],
             cwd=ROOT,
             env=self.env,

@@ -147,6 +147,7 @@ def record_scan(
     host: str = HOST,
     port: int = 443,
     at: dt.datetime = pki.NOW,
+    watch: Any = None,
 ) -> Scan:
     """Request, claim and record one scan through the services; return the finished row.
 
@@ -155,10 +156,10 @@ def record_scan(
     if not isinstance(served, Mapping):
         served = {"192.0.2.10": list(served)}
     report = engine_report(served, host=host, port=port, at=at)
-    return record_report(report, user=user)
+    return record_report(report, user=user, watch=watch)
 
 
-def record_report(report: Report, *, user: Any = None) -> Scan:
+def record_report(report: Report, *, user: Any = None, watch: Any = None) -> Scan:
     """Store an engine report as a finished scan of its host, requested by ``user``.
 
     One transaction: the request's message goes to the broker only on commit,
@@ -166,22 +167,34 @@ def record_report(report: Report, *, user: Any = None) -> Scan:
     session (live-server tests commit) finds it finished and leaves it alone.
     """
     with transaction.atomic():
-        claimed = claimed_scan(user=user, host=report.host, port=report.port)
+        claimed = claimed_scan(user=user, host=report.host, port=report.port, watch=watch)
         return services.scan_record(scan=claimed, report=report)
 
 
-def claimed_scan(*, user: Any = None, host: str = HOST, port: int = 443) -> Scan:
+def claimed_scan(*, user: Any = None, host: str = HOST, port: int = 443, watch: Any = None) -> Scan:
     """A scan requested and claimed as a worker claims it, ready for ``scan_record``."""
-    queued = queued_scan(user=user, host=host, port=port)
+    queued = queued_scan(user=user, host=host, port=port, watch=watch)
     claimed = services.scan_claim(scan_id=queued.pk)
     assert claimed is not None, "the scan was not claimable"
     return claimed
 
 
-def queued_scan(*, user: Any = None, host: str = HOST, port: int = 443) -> Scan:
+def queued_scan(*, user: Any = None, host: str = HOST, port: int = 443, watch: Any = None) -> Scan:
     """A scan that is requested and not yet picked up by a worker."""
-    (scan,) = services.scan_request(targets=[Target(host=host, port=port)], user=user)
+    (scan,) = services.scan_request(targets=[Target(host=host, port=port)], user=user, watch=watch)
     return scan
+
+
+def watch_for(user: Any, host: str = HOST, port: int = 443, **fields: Any) -> Any:
+    """A watch of ``host:port`` owned by ``user``'s team, due now."""
+    from django.utils import timezone
+
+    from scans.models import Host, Watch
+
+    row, _ = Host.objects.get_or_create(hostname=host, port=port)
+    fields.setdefault("interval", 3600)
+    fields.setdefault("next_run_at", timezone.now())
+    return Watch.objects.create(host=row, created_by=user, **fields)
 
 
 def team(name: str, *members: Any) -> Any:

@@ -147,3 +147,71 @@ def tarpit_host(tarpit: Tarpit, host: str, *, count: int, urls: int) -> list[TLS
         port = servers[0].port if servers else 0
         servers.append(TLSServer([leaf.der], leaf.key, host=address, port=port).start())
     return servers
+
+
+
+class HookReceiver:
+    """A real HTTP server that records every POST (a webhook, chat or ntfy receiver).
+
+    Attributes:
+        answers: status codes to answer with, in turn (the last one repeats).
+        delay: seconds to wait before answering (a slow receiver).
+        received: (path, headers, body) of every request, oldest first.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", answers: tuple[int, ...] = (200,)) -> None:
+        self.answers = list(answers)
+        self.delay = 0.0
+        self.received: list[tuple[str, dict[str, str], bytes]] = []
+        self._lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # http.server's name
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(min(length, 1_000_000))
+                with outer._lock:
+                    outer.received.append((self.path, dict(self.headers.items()), body))
+                    status = outer.answers.pop(0) if len(outer.answers) > 1 else outer.answers[0]
+                if outer.delay:
+                    import time
+
+                    time.sleep(outer.delay)
+                self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("Location", f"http://{outer.host}:{outer.port}/redirected")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer((host, 0), Handler)
+        self._server.daemon_threads = True
+        self.host = host
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://{self.host}:{self.port}{path}"
+
+    def wait_for(
+        self, count: int, timeout: float = 30.0
+    ) -> list[tuple[str, dict[str, str], bytes]]:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and len(self.received) < count:
+            time.sleep(0.05)
+        return list(self.received)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

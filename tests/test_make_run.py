@@ -108,6 +108,20 @@ def test_make_run_serves_the_dashboard_and_finishes_a_scan_without_postgres_or_r
             assert (var / "chainscan.sqlite3").exists()
             # Nothing of the broker lands outside the var folder.
             assert not (ROOT / "control").exists()
+
+            # Alert mails land in var/mail, sent by make run's notification worker.
+            channel = call(
+                f"{base}/api/channels",
+                token=token,
+                body={"kind": "email", "name": "me", "to": ["newcomer@example.com"]},
+            )
+            call(f"{base}/api/channels/{channel['id']}/test", token=token, body={})
+            deadline = time.monotonic() + 60
+            while not list((var / "mail").glob("*.log")) and time.monotonic() < deadline:
+                time.sleep(0.3)
+            (mail,) = (var / "mail").glob("*.log")
+            text = mail.read_text()
+            assert "To: newcomer@example.com" in text and "TEST example.com:443" in text
         finally:
             os.killpg(run.pid, signal.SIGTERM)
             try:

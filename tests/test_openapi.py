@@ -101,6 +101,19 @@ SCANS, SCAN, DIFF, HISTORY, OPENAPI = (
     "/api/hosts/{host}/scans",
     "/api/openapi.json",
 )
+CHANNELS, CHANNEL_TEST, INCIDENTS = "/api/channels", "/api/channels/{id}/test", "/api/incidents"
+HOOK = {"kind": "webhook", "name": "ops", "url": "https://hooks.example.com/x", "secret": "s" * 16}
+
+
+def _channel_id(w: World) -> str:
+    return str(w.call("post", CHANNELS, HOOK).json()["id"])
+
+
+def _incident(w: World) -> None:
+    from tests.factories import watch_for
+
+    watch = watch_for(w.broken.requested_by, port=8444)
+    record_scan(chains().served_x1(), user=w.broken.requested_by, port=8444, watch=watch)
 
 
 def _rate_limited(w: World) -> list[Any]:
@@ -163,6 +176,31 @@ SCENARIOS: dict[tuple[str, str, str], Scenario] = {
         w.call("get", _url(HISTORY, host=HOST) + "?page=99"),
     ],
     (OPENAPI, "get", "200"): lambda w: [w.call("get", OPENAPI, key=None)],
+    (CHANNELS, "get", "200"): lambda w: [_channel_id(w) and w.call("get", CHANNELS)],
+    (CHANNELS, "get", "401"): lambda w: [w.call("get", CHANNELS, key=None)],
+    (CHANNELS, "post", "201"): lambda w: [
+        w.call("post", CHANNELS, HOOK),
+        w.call("post", CHANNELS, {"kind": "email", "name": "mail", "to": ["ops@example.com"]}),
+    ],
+    (CHANNELS, "post", "400"): lambda w: [
+        w.call("post", CHANNELS, {"kind": "webhook", "name": "x", "url": "ftp://x"}),
+        w.call("post", CHANNELS, {"kind": "email", "name": "x", "to": ["not-an-address"]}),
+    ],
+    (CHANNELS, "post", "401"): lambda w: [w.call("post", CHANNELS, HOOK, key=None)],
+    (CHANNELS, "post", "413"): lambda w: [w.call("post", CHANNELS, b" " * 20_000)],
+    (CHANNEL_TEST, "post", "202"): lambda w: [
+        w.call("post", _url(CHANNEL_TEST, id=_channel_id(w)))
+    ],
+    (CHANNEL_TEST, "post", "401"): lambda w: [
+        w.call("post", _url(CHANNEL_TEST, id=_channel_id(w)), key=None)
+    ],
+    (CHANNEL_TEST, "post", "404"): lambda w: [w.call("post", _url(CHANNEL_TEST, id="nope"))],
+    (INCIDENTS, "get", "200"): lambda w: [
+        _incident(w) or w.call("get", INCIDENTS + "?open=true"),
+        w.call("get", INCIDENTS),
+    ],
+    (INCIDENTS, "get", "400"): lambda w: [w.call("get", INCIDENTS + "?open=maybe")],
+    (INCIDENTS, "get", "401"): lambda w: [w.call("get", INCIDENTS, key=None)],
 }
 
 # --- watches (monitoring) --------------------------------------------------------------------

@@ -17,6 +17,7 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "x" * 20 + "a-long-random-production-secret-key-9f8e7d6c5b4a",
     "ALLOWED_HOSTS": "chainscan.example.com",
     "DATABASE_URL": "sqlite:////tmp/chainscan-deploy-check.sqlite3",
+    "CHAINSCAN_BASE_URL": "https://chainscan.example.com",
 }
 
 
@@ -135,3 +136,16 @@ def test_the_image_runs_as_a_non_root_user_with_static_files_baked_in() -> None:
     assert re.search(r"^USER chainscan$", dockerfile, re.M)
     assert "collectstatic" in dockerfile
     assert "HEALTHCHECK" in dockerfile
+
+
+def test_production_without_a_base_url_warns_that_alert_links_cannot_be_absolute() -> None:
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "CHAINSCAN_BASE_URL"}
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode != 0
+    assert "chainscan.W003" in result.stderr and "CHAINSCAN_BASE_URL" in result.stderr
+
+
+def test_a_base_url_that_is_not_http_is_an_error() -> None:
+    result = run_manage("check", env={**PRODUCTION_ENV, "CHAINSCAN_BASE_URL": "chainscan.local"})
+    assert result.returncode != 0
+    assert "chainscan.E002" in result.stderr
