@@ -129,6 +129,23 @@ class ClientVerdict:
 
 
 @dataclass(frozen=True)
+class PlatformVerdict:
+    """Whether one platform (a root store at a date plus its behaviour) accepts the served chain.
+
+    ``path`` is the SHA-256 of each certificate on the path it builds, leaf
+    first, root last; empty when it rejects.
+    """
+
+    id: str
+    family: str
+    name: str
+    store: str
+    accepts: bool
+    reason: str
+    path: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class EndpointReport:
     """What one address (with or without SNI) served, and what it should serve.
 
@@ -153,6 +170,8 @@ class EndpointReport:
     connect_ms: float | None = None
     handshake_ms: float | None = None
     error: str | None = None
+    platforms: tuple[PlatformVerdict, ...] = ()
+    server: str | None = None  # the HTTP Server header, when the server says
 
     @property
     def key(self) -> str:
@@ -300,7 +319,19 @@ def endpoint_to_json(endpoint: EndpointReport, *, include_der: bool) -> dict[str
         "findings": [finding_to_json(f) for f in endpoint.findings],
         "clients": [dataclasses.asdict(c) for c in endpoint.clients],
         "valid_until": _when(endpoint.valid_until),
+        "platforms": [platform_to_json(p) for p in endpoint.platforms],
+        "server": endpoint.server,
     }
+
+
+def platform_to_json(verdict: PlatformVerdict) -> dict[str, Any]:
+    return {**dataclasses.asdict(verdict), "path": list(verdict.path)}
+
+
+def platform_from_json(data: dict[str, Any]) -> PlatformVerdict:
+    fields = {f.name for f in dataclasses.fields(PlatformVerdict)}
+    kwargs = {k: v for k, v in data.items() if k in fields}
+    return PlatformVerdict(**{**kwargs, "path": tuple(data.get("path", ()))})
 
 
 def endpoint_from_json(data: dict[str, Any]) -> EndpointReport:
@@ -324,6 +355,8 @@ def endpoint_from_json(data: dict[str, Any]) -> EndpointReport:
         connect_ms=data.get("connect_ms"),
         handshake_ms=data.get("handshake_ms"),
         error=data.get("error"),
+        platforms=tuple(platform_from_json(p) for p in data.get("platforms", [])),
+        server=data.get("server"),
     )
 
 
@@ -362,6 +395,7 @@ __all__ = [
     "ClientVerdict",
     "EndpointReport",
     "Finding",
+    "PlatformVerdict",
     "Report",
     "Severity",
     "Verdict",
