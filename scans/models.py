@@ -191,6 +191,10 @@ class Endpoint(models.Model):
     anchor = models.ForeignKey(Certificate, null=True, on_delete=models.PROTECT, related_name="+")
     anchor_source = models.CharField(max_length=200, blank=True)
     clients = models.JSONField(default=list)
+    # One verdict per platform (engine PlatformVerdict as JSON); [] for scans before platforms.
+    platforms = models.JSONField(default=list)
+    # The HTTP Server header the endpoint answered with ("Microsoft-IIS/10.0"), when it did.
+    server = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["position"]

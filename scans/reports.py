@@ -18,6 +18,7 @@ from .engine.report import (
     Report,
     Severity,
     Verdict,
+    platform_from_json,
 )
 from .engine.report import Finding as EngineFinding
 from .models import Certificate, ChainEntry, Endpoint, Finding, Scan
@@ -103,6 +104,8 @@ def report_from_scan(scan: Scan) -> Report:
                 connect_ms=ep.connect_ms,
                 handshake_ms=ep.handshake_ms,
                 error=ep.error or None,
+                platforms=tuple(platform_from_json(p) for p in ep.platforms),
+                server=ep.server or None,
             )
         )
     return Report(

@@ -20,7 +20,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from .engine.certs import describe
-from .engine.report import CertificateInfo, EndpointReport, Report
+from .engine.report import CertificateInfo, EndpointReport, Report, platform_to_json
 from .engine.report import Finding as EngineFinding
 from .engine.targets import Target
 from .models import Certificate, ChainEntry, Endpoint, Finding, Host, Scan, Watch
@@ -423,6 +423,8 @@ def _endpoint_row(
             }
             for c in endpoint.clients
         ],
+        platforms=[platform_to_json(p) for p in endpoint.platforms],
+        server=endpoint.server or "",
     )
 
 

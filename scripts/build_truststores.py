@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Regenerate chainscan's shipped root-store data from a ``truststores`` checkout.
 
-    python scripts/build_truststores.py [/path/to/truststores]   (default: ../shared/truststores)
+    python scripts/build_truststores.py [TRUSTSTORES [OUT]]
+      TRUSTSTORES: a truststores checkout (default: ../shared/truststores)
+      OUT: where to write (default: scans/engine/data)
 
 Writes two files under ``scans/engine/data/``:
 
@@ -99,6 +101,7 @@ def main(argv: list[str]) -> int:
         if len(argv) > 1
         else Path(__file__).resolve().parents[3] / "shared" / "truststores"
     )
+    out = Path(argv[2]) if len(argv) > 2 else OUT
     platforms = {
         "android": android(json.loads((source / "android.json").read_text())["snapshots"]),
         "apple": apple(json.loads((source / "apple.json").read_text())["snapshots"]),
@@ -122,13 +125,13 @@ def main(argv: list[str]) -> int:
             for name, snaps in platforms.items()
         },
     }
-    OUT.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     # mtime=0: the same input gives byte-identical output (clean diffs).
-    (OUT / "roots.pem.gz").write_bytes(gzip.compress(bytes(pem), compresslevel=9, mtime=0))
+    (out / "roots.pem.gz").write_bytes(gzip.compress(bytes(pem), compresslevel=9, mtime=0))
     text = json.dumps(index, separators=(",", ":"))
-    (OUT / "stores.json").write_text(text + "\n")
+    (out / "stores.json").write_text(text + "\n")
     counts = {k: len(v) for k, v in platforms.items()}
-    print(f"{len(needed)} roots, snapshots {counts}; wrote {OUT}/roots.pem.gz and stores.json")  # noqa: T201
+    print(f"{len(needed)} roots, snapshots {counts}; wrote {out}/roots.pem.gz and stores.json")  # noqa: T201
     return 0
 
 

@@ -327,7 +327,7 @@ def _endpoint_from_probe(
         fetcher=seams.fetcher,
         limits=config.analysis,
     )
-    endpoint = analysis.apply(base)
+    endpoint = dataclasses.replace(analysis.apply(base), server=result.server)
     if result.error:
         # A chain arrived, then the handshake failed (e.g. the client rejected
         # a malformed certificate): keep both.
