@@ -738,8 +738,11 @@ def _sharpen(finding: Finding, ev: ChainEvidence, cat: RootCatalog) -> Finding:
         )
     except Exception:  # noqa: BLE001 - missing or malformed: no URL
         has_url = False
-    if has_url or any(c.subject == issuer for c in (*ev.known, *ev.fetched)):
-        return finding  # a real gap: an intermediate exists somewhere
+    private_pki = any(src.startswith("custom:") for src in ev.trust.sources.values())
+    if has_url or private_pki or any(c.subject == issuer for c in (*ev.known, *ev.fetched)):
+        # A real gap: an intermediate exists somewhere (a URL, a known CA, or the
+        # private PKI whose root the person gave us).
+        return finding
     return words.make_finding(
         "untrusted-root",
         f"{label(top)} is issued by {name}, which no public root store has and chainscan has "
