@@ -667,10 +667,12 @@ class AnalysisRun:
         diag.invalid_path(strict_err, expected_err)
         if self.aia_failures:
             self.findings.append(words.aia_fetch_failed(self.aia_failures))
-        self._judge_platforms(leaf, leaf0)
+        self._judge_platforms(leaf, leaf0, strict)
         return self._result(display, clients)
 
-    def _judge_platforms(self, leaf: CertRecord, leaf0: CertRecord) -> None:
+    def _judge_platforms(
+        self, leaf: CertRecord, leaf0: CertRecord, strict: list[CertRecord] | None
+    ) -> None:
         """Per-platform verdicts over this run's evidence, and the findings they sharpen."""
         info = leaf.info
         evidence = platform_judge.ChainEvidence(
@@ -691,6 +693,7 @@ class AnalysisRun:
             ),
             trust=self.trust,
             at=self.at,
+            prior_path=tuple(r.x for r in strict) if strict and leaf is leaf0 else (),
         )
         self.platform_verdicts = platform_judge.judge(evidence)
         self.findings = platform_judge.refine_findings(

@@ -161,6 +161,9 @@ class ChainEvidence:
             wrong name…), or ``None``.
         trust: the store the report is judged against (may hold private roots).
         at: the evaluation time.
+        prior_path: the path the analysis' own verifier built from the served
+            certificates and ``trust`` (empty if none): platforms whose stores
+            hold the same roots for this chain reuse it instead of verifying again.
     """
 
     leaf: x509.Certificate | None
@@ -171,6 +174,7 @@ class ChainEvidence:
     blocker: str | None
     trust: TrustStore
     at: dt.datetime
+    prior_path: tuple[x509.Certificate, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -240,6 +244,7 @@ class _Verifiers:
     def __init__(self, subjects: Sequence[Subject]) -> None:
         self.subjects = subjects
         self.cache: dict[tuple[int, dt.datetime], ServerVerifier | ClientVerifier] = {}
+        self.answers: dict[tuple[object, ...], tuple[tuple[x509.Certificate, ...], str]] = {}
 
     def get(self, store: Store, at: dt.datetime) -> ServerVerifier | ClientVerifier:
         key = (id(store), at)
@@ -268,7 +273,15 @@ class _Verifiers:
         leaf: x509.Certificate,
         pool: Sequence[x509.Certificate],
         at: dt.datetime,
+        *,
+        key: tuple[object, ...] | None = None,
     ) -> tuple[tuple[x509.Certificate, ...], str]:
+        """The verifier's path or error; with ``key``, answered once per key."""
+        if key is not None:
+            known = self.answers.get((key, at))
+            if known is None:
+                known = self.answers[(key, at)] = self.verify(store, leaf, pool, at)
+            return known
         try:
             verifier = self.get(store, at)
             if isinstance(verifier, ServerVerifier):
@@ -300,6 +313,10 @@ def judge(
     """One verdict per platform for a served chain. Never raises on input."""
     cat = roots or catalog()
     verifiers = _Verifiers(evidence.subjects)
+    if evidence.prior_path:
+        served = list(dict.fromkeys(evidence.served[1:]))
+        key = _paths_key(evidence.trust, served, evidence)
+        verifiers.answers[(key, evidence.at)] = (evidence.prior_path, "")
     # Platforms whose stores hold the same roots *for this chain* and that
     # behave alike get the same outcome: judge once (most of the cost of a
     # judgement is the verifier's signature checks).
@@ -318,18 +335,30 @@ def judge(
 def _relevance(platform: Platform, trust: TrustStore, ev: ChainEvidence) -> tuple[object, ...]:
     """What a platform's outcome depends on: its behaviour, its pool and the roots that can issue in it."""
     pool = _pool(platform, ev)
-    names = {c.issuer for c in pool}
-    if ev.leaf is not None:
-        names.add(ev.leaf.issuer)
-    anchors = frozenset(trust.sha256_of(a) for n in names for a in trust.anchors_for_issuer(n))
-    leaf_anchor = ev.leaf is not None and _sha(ev.leaf) in trust.sources
     behaviour = (
         platform.fetches_aia,
         platform.preloads,
         platform.anchor_expiry,
         platform.alternative_paths,
     )
-    return (behaviour, tuple(id(c) for c in pool), anchors, leaf_anchor)
+    return (behaviour, _paths_key(trust, pool, ev))
+
+
+def _paths_key(
+    trust: TrustStore, pool: Sequence[x509.Certificate], ev: ChainEvidence
+) -> tuple[object, ...]:
+    """What the verifier's answer depends on: the pool and the roots that can issue in it.
+
+    Two stores that hold the same such roots give the same path, so the
+    verifier runs once for all of them (Android 7.1.1 … 13, Apple, Windows and
+    Firefox usually agree on a chain's roots).
+    """
+    names = {c.issuer for c in pool}
+    if ev.leaf is not None:
+        names.add(ev.leaf.issuer)
+    anchors = frozenset(trust.sha256_of(a) for n in names for a in trust.anchors_for_issuer(n))
+    leaf_anchor = ev.leaf is not None and _sha(ev.leaf) in trust.sources
+    return (tuple(id(c) for c in pool), anchors, leaf_anchor)
 
 
 def _verdict(platform: Platform, snap: Snapshot, outcome: _Outcome) -> PlatformVerdict:
@@ -368,7 +397,7 @@ def _judge_one(
     pool = _pool(platform, ev)
     if not platform.alternative_paths:
         return _literal(platform, cat, trust, ev, verifiers)
-    chain, err = verifiers.verify(trust.store, leaf, pool, ev.at)
+    chain, err = verifiers.verify(trust.store, leaf, pool, ev.at, key=_paths_key(trust, pool, ev))
     if chain:
         return _Outcome(True, _accept_reason(chain, ev), chain)
     if not platform.anchor_expiry:
@@ -513,9 +542,8 @@ def _reject(
             kind="expired-root",
             subject=label(root),
         )
-    private = {_sha(c) for c in ev.trust.anchors} - _public_roots(cat)
     for top in tops:
-        if _sha(top) in private:
+        if ev.trust.contains(_sha(top)) and _sha(top) not in _public_roots(cat):
             return _Outcome(
                 False,
                 f"the private root {label(top)} is not in its store",
@@ -531,7 +559,7 @@ def _reject(
         name = name_label(issuer)
         if cat.roots_named(issuer):
             return _Outcome(False, f"{name} is not in its store", kind="missing-root", subject=name)
-        if any(c.subject == issuer for c in ev.trust.anchors):
+        if ev.trust.anchors_for_issuer(issuer):
             return _Outcome(
                 False,
                 f"the private root {name} is not in its store",

@@ -65,6 +65,7 @@ class RootCatalog:
     snapshots: Mapping[str, tuple[Snapshot, ...]]
     _stores: dict[tuple[str, str], TrustStore] = field(default_factory=dict, repr=False)
     _holders: dict[x509.Name, list[Snapshot]] = field(default_factory=dict, repr=False)
+    _by_subject: dict[x509.Name, list[x509.Certificate]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         with warnings.catch_warnings():
@@ -76,6 +77,9 @@ class RootCatalog:
                         cert = self.certs.get(sha)
                         if cert is not None:
                             self._holders.setdefault(cert.subject, []).append(snap)
+                            named = self._by_subject.setdefault(cert.subject, [])
+                            if cert not in named:
+                                named.append(cert)
 
     def get(self, platform: str, release: str) -> Snapshot:
         """The snapshot ``release`` of ``platform``; ``KeyError`` if there is none."""
@@ -106,13 +110,7 @@ class RootCatalog:
 
     def roots_named(self, subject: x509.Name) -> list[x509.Certificate]:
         """Roots with this subject in any snapshot."""
-        seen: dict[str, x509.Certificate] = {}
-        for snap in self._holders.get(subject, ()):
-            for sha in snap.roots:
-                cert = self.certs.get(sha)
-                if cert is not None and cert.subject == subject:
-                    seen.setdefault(sha, cert)
-        return list(seen.values())
+        return list(self._by_subject.get(subject, ()))
 
 
 def _sha256(cert: x509.Certificate) -> str:
