@@ -49,6 +49,7 @@ def scan_config() -> ScanConfig:
             max_chain_bytes=settings.CHAINSCAN_MAX_CHAIN_BYTES,
             detect_server=settings.CHAINSCAN_DETECT_SERVER,
             server_timeout=settings.CHAINSCAN_SERVER_TIMEOUT,
+            max_header_bytes=settings.CHAINSCAN_SERVER_MAX_BYTES,
         ),
         analysis=AnalysisLimits(
             max_aia_fetches=settings.CHAINSCAN_AIA_FETCHES,

@@ -224,6 +224,7 @@ def _probe_inline(
         limits,
         connect_timeout=connect,
         handshake_timeout=min(limits.handshake_timeout, max(round(remaining - connect, 1), 0.1)),
+        server_timeout=min(limits.server_timeout, max(round(remaining - connect, 1), 0.1)),
     )
     try:
         return prober.probe(job[0], port, job[1], clipped)
