@@ -76,6 +76,8 @@ class Platform:
         preloads: knows every public intermediate (Firefox's CCADB list).
         anchor_expiry: rejects a path whose root has expired.
         alternative_paths: looks for another path when the served one fails.
+        legacy: no longer supported by its vendor (Android before 11, OpenSSL
+            1.0.x): failing only there is worth knowing, not a warning.
     """
 
     id: str
@@ -86,6 +88,7 @@ class Platform:
     preloads: bool
     anchor_expiry: bool
     alternative_paths: bool
+    legacy: bool = False
 
 
 # Evidence for each behaviour:
@@ -117,19 +120,33 @@ class Platform:
 # - OpenSSL 1.1.1+/3 (curl, Python, Node.js, Go's verifier behaves alike):
 #   no AIA, alternative paths ("trusted first"), Mozilla-derived store.
 PLATFORMS: tuple[Platform, ...] = (
-    Platform("android-4.4", STRICT, "Android 4.4", (ANDROID, "4.4"), False, False, False, True),
-    Platform("android-7.0", STRICT, "Android 7.0", (ANDROID, "7.0"), False, False, False, True),
     Platform(
-        "android-7.1.1", STRICT, "Android 7.1.1", (ANDROID, "7.1.1"), False, False, False, True
+        "android-4.4", STRICT, "Android 4.4", (ANDROID, "4.4"), False, False, False, True, True
     ),
-    Platform("android-10", STRICT, "Android 10", (ANDROID, "10"), False, False, False, True),
+    Platform(
+        "android-7.0", STRICT, "Android 7.0", (ANDROID, "7.0"), False, False, False, True, True
+    ),
+    Platform(
+        "android-7.1.1",
+        STRICT,
+        "Android 7.1.1",
+        (ANDROID, "7.1.1"),
+        False,
+        False,
+        False,
+        True,
+        True,
+    ),
+    Platform("android-10", STRICT, "Android 10", (ANDROID, "10"), False, False, False, True, True),
     Platform("android-13", STRICT, "Android 13", (ANDROID, "13"), False, False, False, True),
     Platform("apple", AIA, "Apple (macOS, iOS, Safari)", (APPLE, ""), True, False, True, True),
     Platform(
         "microsoft", AIA, "Windows (SChannel, Edge)", (MICROSOFT, ""), True, False, True, True
     ),
     Platform("mozilla", PRELOAD, "Firefox", (MOZILLA, ""), False, True, True, True),
-    Platform("openssl-1.0", STRICT, "OpenSSL 1.0.x", (MOZILLA, ""), False, False, True, False),
+    Platform(
+        "openssl-1.0", STRICT, "OpenSSL 1.0.x", (MOZILLA, ""), False, False, True, False, True
+    ),
     Platform(
         "openssl-1.1",
         STRICT,
@@ -806,6 +823,10 @@ def _missing_on_platforms(
         fixes.append("serve the chain to your CA's current root")
     fix = ("For them: " + "; ".join(fixes) + ".") if fixes else "See each platform's reason."
     families = tuple(dict.fromkeys(v.family for v in rejecting))
+    # Only platforms their vendors no longer support fail: worth knowing, not a warning
+    # (since 2024 every short Let's Encrypt chain fails on Android before 7.1.1).
+    legacy = {p.id for p in PLATFORMS if p.legacy}
+    severity = Severity.INFO if all(v.id in legacy for v in rejecting) else Severity.WARNING
     return words.make_finding(
         "missing-on-platforms",
         f"{len(accepting)} of {len(accepting) + len(rejecting)} platforms accept this chain, but "
@@ -814,7 +835,7 @@ def _missing_on_platforms(
         fix,
         [_sha(ev.leaf)] if ev.leaf is not None else [],
         families,
-        severity=Severity.WARNING,
+        severity=severity,
     )
 
 

@@ -22,7 +22,13 @@ from scans.engine.analysis import ChainAnalysis, MemoryFetcher, MemoryIssuerSour
 from scans.engine.certs import describe, pem_bundle, read_bundle
 from scans.engine.cli import main
 from scans.engine.platforms import PLATFORMS, rows
-from scans.engine.report import EndpointReport, PlatformVerdict, endpoint_from_json
+from scans.engine.report import (
+    EndpointReport,
+    PlatformVerdict,
+    Severity,
+    Verdict,
+    endpoint_from_json,
+)
 from scans.engine.report import endpoint_to_json as to_json
 from scans.engine.rootstores import dated_store
 from scans.engine.trust import build_store, mozilla_store, store_with_extra
@@ -96,6 +102,8 @@ def test_the_short_chain_fails_on_android_7_0_for_want_of_isrg_root_x1() -> None
     warning = next(f for f in result.findings if f.code == "missing-on-platforms")
     assert "Android ≤ 7.0: ISRG Root X1 is not in its store" in warning.detail
     assert "cross-sign" in warning.fix
+    # only platforms their vendors dropped fail: worth knowing, not a warning
+    assert warning.severity == Severity.INFO and result.verdict == Verdict.OK
 
 
 def test_android_does_not_forgive_an_expired_intermediate_only_an_expired_anchor() -> None:
@@ -121,6 +129,8 @@ def test_the_x1_x3_chain_fails_on_strict_platforms_and_works_where_x3_is_fetched
         assert verdict.accepts and "fetched over AIA" in verdict.reason
         assert verdict.path == (sha(GNU_2017), sha(LE_X3), DST_ROOT_CA_X3)
     assert platform(result, "mozilla").store.startswith("Mozilla 2017-10-01")
+    warning = next(f for f in result.findings if f.code == "missing-on-platforms")
+    assert warning.severity == Severity.WARNING and "Android ≤ 13, OpenSSL 1.0.x" in warning.detail
 
 
 def test_firefox_accepts_the_x1_x3_chain_with_x3_among_its_preloaded_intermediates() -> None:
