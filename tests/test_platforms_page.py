@@ -51,7 +51,10 @@ def test_who_can_connect_lists_failures_first_and_the_fix_follows_the_chosen_ser
     assert rows[0].get_attribute("class") == "no" and "OpenSSL 1.0.x" in first
     assert "DST Root CA X3, which expired 2021-09-30" in first
     android = next(r.inner_text() for r in rows if "Android ≤ 7.0" in r.inner_text())
-    assert "ISRG Root X1 is not in its store; it accepts the long chain through DST Root CA X3" in android
+    assert (
+        "ISRG Root X1 is not in its store; it accepts the long chain through DST Root CA X3"
+        in android
+    )
     assert "How to fix it on nginx" in page.inner_text(".server-fix")
     assert "The server says it is nginx/1.18.0" in page.inner_text(".server-fix")
 
