@@ -65,6 +65,7 @@ def test_an_iis_server_serving_x1_gets_the_iis_fix_with_both_thumbprints(
     assert "How to fix it on IIS / Windows (SChannel)" in html
     assert "Microsoft-IIS/10.0" in html
     assert thumb(x1.der) in html and thumb(x3.der) in html
+    assert f"<code>{thumb(leaf.der)}</code> (what Windows and keytool show)" in html
     assert "net stop http /y" in html and "certutil -urlcache * delete" in html
     assert "Who can connect" in html
     assert "E2E Authority X3 is not served and it does not fetch missing intermediates" in html
