@@ -262,6 +262,8 @@ class _Verifiers:
         self.subjects = subjects
         self.cache: dict[tuple[int, dt.datetime], ServerVerifier | ClientVerifier] = {}
         self.answers: dict[tuple[object, ...], tuple[tuple[x509.Certificate, ...], str]] = {}
+        # _paths_key per (store, pool) of this judgement (the pool's objects live as long).
+        self.keys: dict[tuple[object, ...], tuple[object, ...]] = {}
 
     def get(self, store: Store, at: dt.datetime) -> ServerVerifier | ClientVerifier:
         key = (id(store), at)
@@ -332,7 +334,7 @@ def judge(
     verifiers = _Verifiers(evidence.subjects)
     if evidence.prior_path:
         served = list(dict.fromkeys(evidence.served[1:]))
-        key = _paths_key(evidence.trust, served, evidence)
+        key = _paths_key(evidence.trust, served, evidence, verifiers.keys)
         verifiers.answers[(key, evidence.at)] = (evidence.prior_path, "")
     # Platforms whose stores hold the same roots *for this chain* and that
     # behave alike get the same outcome: judge once (most of the cost of a
@@ -341,7 +343,7 @@ def judge(
     out: list[PlatformVerdict] = []
     for p in platforms:
         snap = snapshot_for(p, cat, evidence.at)
-        key = _relevance(p, cat.store(snap), evidence)
+        key = _relevance(p, cat.store(snap), evidence, verifiers.keys)
         outcome = memo.get(key)
         if outcome is None:
             outcome = memo[key] = _judge_one(p, snap, cat, evidence, verifiers)
@@ -349,7 +351,12 @@ def judge(
     return tuple(out)
 
 
-def _relevance(platform: Platform, trust: TrustStore, ev: ChainEvidence) -> tuple[object, ...]:
+def _relevance(
+    platform: Platform,
+    trust: TrustStore,
+    ev: ChainEvidence,
+    memo: dict[tuple[object, ...], tuple[object, ...]],
+) -> tuple[object, ...]:
     """What a platform's outcome depends on: its behaviour, its pool and the roots that can issue in it."""
     pool = _pool(platform, ev)
     behaviour = (
@@ -358,11 +365,14 @@ def _relevance(platform: Platform, trust: TrustStore, ev: ChainEvidence) -> tupl
         platform.anchor_expiry,
         platform.alternative_paths,
     )
-    return (behaviour, _paths_key(trust, pool, ev))
+    return (behaviour, _paths_key(trust, pool, ev, memo))
 
 
 def _paths_key(
-    trust: TrustStore, pool: Sequence[x509.Certificate], ev: ChainEvidence
+    trust: TrustStore,
+    pool: Sequence[x509.Certificate],
+    ev: ChainEvidence,
+    memo: dict[tuple[object, ...], tuple[object, ...]],
 ) -> tuple[object, ...]:
     """What the verifier's answer depends on: the pool and the roots that can issue in it.
 
@@ -370,12 +380,27 @@ def _paths_key(
     verifier runs once for all of them (Android 7.1.1 … 13, Apple, Windows and
     Firefox usually agree on a chain's roots).
     """
-    names = {c.issuer for c in pool}
+    ids = tuple(id(c) for c in pool)
+    memo_key = (id(trust), ids)
+    known = memo.get(memo_key)
+    if known is not None:
+        return known
+    # Issuer names as RFC 4514 text: string keys hash far faster than Names.
+    names = {_issuer_text(c) for c in pool}
     if ev.leaf is not None:
-        names.add(ev.leaf.issuer)
+        names.add(_issuer_text(ev.leaf))
     anchors = frozenset(trust.sha256_of(a) for n in names for a in trust.anchors_for_issuer(n))
     leaf_anchor = ev.leaf is not None and _sha(ev.leaf) in trust.sources
-    return (tuple(id(c) for c in pool), anchors, leaf_anchor)
+    key = memo[memo_key] = (ids, anchors, leaf_anchor)
+    return key
+
+
+@functools.lru_cache(maxsize=4096)
+def _issuer_text(cert: x509.Certificate) -> str:
+    try:
+        return cert.issuer.rfc4514_string()
+    except Exception:  # noqa: BLE001 - an odd name matches nothing
+        return ""
 
 
 def _verdict(platform: Platform, snap: Snapshot, outcome: _Outcome) -> PlatformVerdict:
@@ -414,7 +439,9 @@ def _judge_one(
     pool = _pool(platform, ev)
     if not platform.alternative_paths:
         return _literal(platform, cat, trust, ev, verifiers)
-    chain, err = verifiers.verify(trust.store, leaf, pool, ev.at, key=_paths_key(trust, pool, ev))
+    chain, err = verifiers.verify(
+        trust.store, leaf, pool, ev.at, key=_paths_key(trust, pool, ev, verifiers.keys)
+    )
     if chain:
         return _Outcome(True, _accept_reason(chain, ev), chain)
     if not platform.anchor_expiry:
@@ -448,7 +475,7 @@ def _through_expired_anchor(
 ) -> _Outcome | None:
     """Android: a path to an expired root of its store still counts (see the module doc)."""
     for cand in pool:
-        for root in trust.anchors_for_issuer(cand.issuer):
+        for root in trust.anchors_for_issuer(_issuer_text(cand)):
             if root.not_valid_after_utc >= ev.at or not _signs(cand, root):
                 continue
             rest = [c for c in pool if c is not cand]
@@ -488,7 +515,7 @@ def _literal(
             break  # a self-signed certificate that is not in its store
         nxt = next((c for c in ev.served[1:] if c not in path and _signs(cur, c)), None)
         if nxt is None:
-            roots = [r for r in trust.anchors_for_issuer(cur.issuer) if _signs(cur, r)]
+            roots = [r for r in trust.anchors_for_issuer(_issuer_text(cur)) if _signs(cur, r)]
             if roots:
                 path.append(roots[0])
                 anchored = True
@@ -544,7 +571,7 @@ def _reject(
             tops.append(cur)
             continue
         parents = [c for c in pool if _signs(cur, c)]
-        parents += [r for r in trust.anchors_for_issuer(cur.issuer) if _signs(cur, r)]
+        parents += [r for r in trust.anchors_for_issuer(_issuer_text(cur)) if _signs(cur, r)]
         if not parents:
             open_ends.append(cur)
         for parent in parents:

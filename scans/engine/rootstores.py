@@ -66,6 +66,7 @@ class RootCatalog:
     _stores: dict[tuple[str, str], TrustStore] = field(default_factory=dict, repr=False)
     _holders: dict[x509.Name, list[Snapshot]] = field(default_factory=dict, repr=False)
     _by_subject: dict[x509.Name, list[x509.Certificate]] = field(default_factory=dict, repr=False)
+    _at: dict[tuple[str, dt.date], Snapshot] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         with warnings.catch_warnings():
@@ -90,10 +91,16 @@ class RootCatalog:
 
     def at(self, platform: str, when: dt.datetime) -> Snapshot:
         """The newest snapshot of ``platform`` in effect at ``when`` (the oldest if none yet)."""
-        snaps = self.snapshots[platform]
         day = when.date()
-        dated = [s for s in snaps if s.date is None or s.date <= day]
-        return dated[-1] if dated else snaps[0]
+        found = self._at.get((platform, day))
+        if found is None:
+            snaps = self.snapshots[platform]
+            dated = [s for s in snaps if s.date is None or s.date <= day]
+            found = dated[-1] if dated else snaps[0]
+            if len(self._at) > 4096:  # scans judge "now": a handful of days per process
+                self._at.clear()
+            self._at[(platform, day)] = found
+        return found
 
     def store(self, snap: Snapshot) -> TrustStore:
         """The verifier store of a snapshot, built once."""
