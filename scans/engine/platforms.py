@@ -439,9 +439,16 @@ def _judge_one(
     pool = _pool(platform, ev)
     if not platform.alternative_paths:
         return _literal(platform, cat, trust, ev, verifiers)
-    chain, err = verifiers.verify(
-        trust.store, leaf, pool, ev.at, key=_paths_key(trust, pool, ev, verifiers.keys)
-    )
+    key = _paths_key(trust, pool, ev, verifiers.keys)
+    _ids, anchors, leaf_anchor = key
+    if not anchors and not leaf_anchor and not any(_sha(c) in trust.sources for c in pool):
+        # No root of this store issued anything in the pool or the leaf, and none
+        # of them is a root: no path exists (a private CA, a root it lacks). The
+        # walk in _reject says which; the verifier would only say "exhausted".
+        chain: tuple[x509.Certificate, ...] = ()
+        err = ""
+    else:
+        chain, err = verifiers.verify(trust.store, leaf, pool, ev.at, key=key)
     if chain:
         return _Outcome(True, _accept_reason(chain, ev), chain)
     if not platform.anchor_expiry:
