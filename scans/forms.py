@@ -7,6 +7,7 @@ from django.conf import settings
 
 from .engine.certs import BundleError, read_bundle
 from .engine.policy import parse_ip
+from .engine.serverfix import SERVERS
 from .engine.targets import MAX_INPUT_LENGTH, Target, parse_targets
 
 MAX_PINNED = 8
@@ -136,3 +137,9 @@ class CheckForm(forms.Form):
             return normalise_hostname(value)
         except TargetError as exc:
             raise forms.ValidationError(str(exc)) from None
+
+
+class ServerFixForm(forms.Form):
+    """``?server=nginx`` on a report: show the fix for another server than the one detected."""
+
+    server = forms.ChoiceField(choices=[("", "(detected)"), *SERVERS], required=False)

@@ -229,6 +229,8 @@ class Outcome(models.Model):
     anchor = models.ForeignKey(Certificate, null=True, on_delete=models.PROTECT, related_name="+")
     anchor_source = models.CharField(max_length=200, blank=True)
     clients = models.JSONField(default=list)
+    # One verdict per platform (engine PlatformVerdict as JSON); [] for scans before platforms.
+    platforms = models.JSONField(default=list)
 
     def __str__(self) -> str:
         return f"outcome {self.digest[:12]} ({self.verdict})"
@@ -255,6 +257,8 @@ class Endpoint(models.Model):
     connect_ms = models.FloatField(null=True)
     handshake_ms = models.FloatField(null=True)
     outcome = models.ForeignKey(Outcome, on_delete=models.PROTECT, related_name="endpoints")
+    # The HTTP Server header the endpoint answered with ("Microsoft-IIS/10.0"), when it did.
+    server = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["position"]

@@ -97,6 +97,19 @@ FINDING = _closed(
 
 CLIENT = _closed({"family": _STR, "name": _STR, "examples": _STR, "accepts": _BOOL, "reason": _STR})
 
+# One platform: a root store at a date plus its chain-building behaviour.
+PLATFORM = _closed(
+    {
+        "id": _STR,  # android-4.4, android-7.0, android-7.1.1, android-13, apple, mozilla, microsoft, openssl-1.0…
+        "family": _STR,
+        "name": _STR,
+        "store": _STR,  # the snapshot used, e.g. "Mozilla 2021-10-01 (certifi 2021.05.30)"
+        "accepts": _BOOL,
+        "reason": _STR,
+        "path": _array(_STR),  # SHA-256 of the path it builds, leaf first; [] when it rejects
+    }
+)
+
 ENDPOINT = _closed(
     {
         "address": _STR,
@@ -119,6 +132,8 @@ ENDPOINT = _closed(
         # for reports recorded before roles existed).
         "served_roles": _array({"enum": [r.value for r in _SERVED_ROLES]}),
         "expected_roles": _array({"enum": [r.value for r in _EXPECTED_ROLES]}),
+        "platforms": _array(_ref("Platform")),
+        "server": _NSTR,  # the HTTP Server header, when the server answered HEAD /
     }
 )
 
@@ -358,6 +373,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "Certificate": CERTIFICATE,
     "Finding": FINDING,
     "Client": CLIENT,
+    "Platform": PLATFORM,
     "Endpoint": ENDPOINT,
     "Scan": SCAN,
     "ScanCreated": SCAN_CREATED,

@@ -23,6 +23,7 @@ from .engine.report import (
     Role,
     Severity,
     Verdict,
+    platform_from_json,
 )
 from .engine.report import Finding as EngineFinding
 from .models import Certificate, ChainEntry, Endpoint, Finding, Scan
@@ -122,6 +123,8 @@ def _endpoint(ep: Endpoint) -> EndpointReport:
         error=outcome.error or None,
         served_roles=tuple(e.role for e in served),
         expected_roles=tuple(e.role for e in expected),
+        platforms=tuple(platform_from_json(p) for p in outcome.platforms),
+        server=ep.server or None,
     )
     if all(endpoint.served_roles) and all(endpoint.expected_roles):
         return endpoint

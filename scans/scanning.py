@@ -56,6 +56,9 @@ def scan_config() -> ScanConfig:
             connect_timeout=settings.CHAINSCAN_CONNECT_TIMEOUT,
             handshake_timeout=settings.CHAINSCAN_HANDSHAKE_TIMEOUT,
             max_chain_bytes=settings.CHAINSCAN_MAX_CHAIN_BYTES,
+            detect_server=settings.CHAINSCAN_DETECT_SERVER,
+            server_timeout=settings.CHAINSCAN_SERVER_TIMEOUT,
+            max_header_bytes=settings.CHAINSCAN_SERVER_MAX_BYTES,
         ),
         analysis=AnalysisLimits(
             max_aia_fetches=settings.CHAINSCAN_AIA_FETCHES,

@@ -21,7 +21,13 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from . import alerts
-from .engine.report import CertificateInfo, ClientVerdict, EndpointReport, Report
+from .engine.report import (
+    CertificateInfo,
+    ClientVerdict,
+    EndpointReport,
+    Report,
+    platform_to_json,
+)
 from .engine.report import Finding as EngineFinding
 from .engine.report import Severity as EngineSeverity
 from .engine.targets import Target
@@ -582,6 +588,7 @@ def outcome_digest(endpoint: EndpointReport) -> str:
         "error": endpoint.error,
         "valid_until": endpoint.valid_until.isoformat() if endpoint.valid_until else None,
         "clients": [_client_json(c) for c in endpoint.clients],
+        "platforms": [platform_to_json(p) for p in endpoint.platforms],
         "findings": [
             [f.code, f.severity.value, f.title, f.detail, f.fix, f.certificates, f.clients]
             for f in endpoint.findings
@@ -615,6 +622,7 @@ def _outcome_row(digest: str, endpoint: EndpointReport, certs: dict[str, Certifi
         anchor=certs[endpoint.anchor.sha256] if endpoint.anchor else None,
         anchor_source=endpoint.anchor_source or "",
         clients=[_client_json(c) for c in endpoint.clients],
+        platforms=[platform_to_json(p) for p in endpoint.platforms],
     )
 
 
@@ -631,6 +639,7 @@ def _endpoint_row(scan: Scan, index: int, endpoint: EndpointReport, outcome: Out
         connect_ms=endpoint.connect_ms,
         handshake_ms=endpoint.handshake_ms,
         outcome=outcome,
+        server=endpoint.server or "",
     )
 
 

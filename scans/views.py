@@ -26,7 +26,15 @@ from .clients import client_ip
 from .engine.analysis import analyse
 from .engine.certs import pem_bundle
 from .engine.targets import Target, TargetError, parse_target
-from .forms import CheckForm, CompareForm, DiffForm, HistoryPageForm, PemForm, ScanForm
+from .forms import (
+    CheckForm,
+    CompareForm,
+    DiffForm,
+    HistoryPageForm,
+    PemForm,
+    ScanForm,
+    ServerFixForm,
+)
 from .models import Host, Scan
 from .reports import report_from_scan, scans_with_report_data, served_chains
 
@@ -132,6 +140,12 @@ def _report_context(request: HttpRequest, scan: Scan) -> dict[str, object]:
         context["report"] = rep
         context["endpoints"] = presenters.endpoint_views(rep.endpoints)
         context["scan_findings"] = rep.findings
+        # ?server=nginx: the fix for another server than the one the endpoint named.
+        server_form = ServerFixForm(request.GET)
+        context["server_form"] = server_form
+        context["server_choice"] = (
+            server_form.cleaned_data["server"] if server_form.is_valid() else ""
+        )
         # Linking the scan before hands out its token: only to viewers who may
         # browse it anyway (a shared permalink does not open the host's history).
         previous = scan.previous

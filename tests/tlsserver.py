@@ -108,6 +108,9 @@ class TLSServer:
         delay: seconds to sleep before answering each connection (load tests).
         mode: one of ``MODES``.
         max_version: e.g. ``SSL.TLS1_2_VERSION`` to cap the protocol.
+        http_server: the ``Server`` header to answer an HTTP request with after
+            the handshake (``Microsoft-IIS/10.0``); without it the server
+            answers HTTP requests with no ``Server`` header.
 
     Attributes:
         connections: connections accepted so far.
@@ -127,6 +130,7 @@ class TLSServer:
         mode: str = "tls",
         *,
         max_version: int | None = None,
+        http_server: str | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; pick one of {', '.join(MODES)}")
@@ -140,6 +144,7 @@ class TLSServer:
         self.mode = mode
         self.delay = delay
         self.max_version = max_version
+        self.http_server = http_server
         if mode == "malformed-der" and max_version is None:
             # TLS 1.3 encrypts the Certificate message; 1.2 sends it in clear,
             # so its bytes can be patched on the way out.
@@ -314,10 +319,20 @@ class TLSServer:
             self.server_names.append(raw.decode("ascii", "replace") if raw else None)
             del self.server_names[:-1000]
             self._lock.notify_all()
-        # Wait for the client's close_notify or EOF, then say goodbye politely.
+        # Answer an HTTP request (chainscan's HEAD / after the handshake) like a
+        # web server, then wait for the client's close_notify or EOF and say
+        # goodbye politely.
         with contextlib.suppress(SSL.Error, OSError):
-            while conn.recv(4096):
-                pass
+            request = b""
+            while chunk := conn.recv(4096):
+                request += chunk
+                if b"\r\n\r\n" in request and request[:5] in (b"HEAD ", b"GET /"):
+                    header = f"Server: {self.http_server}\r\n" if self.http_server else ""
+                    conn.sendall(
+                        f"HTTP/1.1 200 OK\r\n{header}Content-Length: 0\r\n"
+                        "Connection: close\r\n\r\n".encode("latin-1")
+                    )
+                    request = b""
         with contextlib.suppress(SSL.Error, OSError):
             conn.shutdown()
 

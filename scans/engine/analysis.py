@@ -46,6 +46,7 @@ from cryptography.x509.verification import (
 )
 
 from . import findings as words
+from . import platforms as platform_judge
 from .certs import describe, load_certificate
 from .diagnosis import (
     ALL_ORIGINS,
@@ -62,7 +63,15 @@ from .diagnosis import (
 )
 from .errors import FetchError
 from .findings import ALL_CLIENTS, CLIENT_FAMILIES
-from .report import CertificateInfo, ClientVerdict, EndpointReport, Finding, Role, Verdict
+from .report import (
+    CertificateInfo,
+    ClientVerdict,
+    EndpointReport,
+    Finding,
+    PlatformVerdict,
+    Role,
+    Verdict,
+)
 from .trust import TrustStore
 
 log = logging.getLogger(__name__)
@@ -195,6 +204,7 @@ class ChainAnalysis:
     fetched: tuple[bytes, ...] = ()
     served_roles: tuple[str, ...] = ()
     expected_roles: tuple[str, ...] = ()
+    platforms: tuple[PlatformVerdict, ...] = ()
 
     def apply(self, endpoint: EndpointReport) -> EndpointReport:
         """``endpoint`` with this analysis merged in (findings appended)."""
@@ -211,6 +221,7 @@ class ChainAnalysis:
             valid_until=self.valid_until,
             served_roles=self.served_roles,
             expected_roles=self.expected_roles,
+            platforms=self.platforms,
         )
 
 
@@ -392,6 +403,7 @@ class AnalysisRun:
         self.host_ok = True
         self.self_signed = False
         self.subject_candidates: list[Subject] = []
+        self.platform_verdicts: tuple[PlatformVerdict, ...] = ()
 
     # -- reading ---------------------------------------------------------------
 
@@ -665,6 +677,11 @@ class AnalysisRun:
             if leaf is leaf0:
                 if self._pool(frozenset({SOURCE})):
                     preload, _ = self._verify(leaf, self._pool(frozenset({SERVED, SOURCE})))
+                    # Firefox preloads public intermediates only: one seen under a private root does not count.
+                    if preload is not None and not platform_judge.public_preload(
+                        self.trust, preload[-1].sha
+                    ):
+                        preload = None
                 if self.aia_used:
                     aia, _ = self._verify(leaf, self._pool(frozenset({SERVED, FETCHED})))
             expected, expected_err = self._verify(leaf, self._pool(ALL_ORIGINS))
@@ -681,7 +698,38 @@ class AnalysisRun:
         diag.invalid_path(strict_err, expected_err)
         if self.aia_failures:
             self.findings.append(words.aia_fetch_failed(self.aia_failures))
+        self._judge_platforms(leaf, leaf0, strict)
         return self._result(display, clients, diag.served_roles())
+
+    def _judge_platforms(
+        self, leaf: CertRecord, leaf0: CertRecord, strict: list[CertRecord] | None
+    ) -> None:
+        """Per-platform verdicts over this run's evidence, and the findings they sharpen."""
+        info = leaf.info
+        evidence = platform_judge.ChainEvidence(
+            leaf=leaf0.x,
+            served=tuple(dict.fromkeys(r.x for r in self.recs if r is not None)),
+            fetched=tuple(r.x for r in self._pool(frozenset({FETCHED}))),
+            known=tuple(r.x for r in self._pool(frozenset({SOURCE}))),
+            subjects=tuple(self.subject_candidates),
+            blocker=platform_judge.leaf_blocker(
+                leaf_is_first=leaf is leaf0,
+                unreadable=any(i.parse_error for i in self.infos),
+                not_before=info.not_before,
+                not_after=info.not_after,
+                no_san=self.no_san,
+                host_ok=self.host_ok,
+                hostname=self.hostname,
+                at=self.at,
+            ),
+            trust=self.trust,
+            at=self.at,
+            prior_path=tuple(r.x for r in strict) if strict and leaf is leaf0 else (),
+        )
+        self.platform_verdicts = platform_judge.judge(evidence)
+        self.findings = platform_judge.refine_findings(
+            self.findings, self.platform_verdicts, evidence
+        )
 
     def _expected_at_another_time(self, leaf: CertRecord) -> list[CertRecord] | None:
         """A path for display when none is valid now because of dates.
@@ -811,6 +859,7 @@ class AnalysisRun:
             fetched=tuple(dict.fromkeys(fetched)),
             served_roles=served_roles,
             expected_roles=expected_roles,
+            platforms=self.platform_verdicts,
         )
 
 

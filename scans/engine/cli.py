@@ -21,11 +21,13 @@ from .aia import DEFAULT_PORTS, HttpIssuerFetcher
 from .analysis import AnalysisLimits, analyse
 from .certs import BundleError, read_bundle
 from .network import ProbeLimits
+from .platforms import rows as platform_rows
 from .policy import AddressPolicy, parse_ip
 from .report import EndpointReport, Finding, Report, Severity
+from .rootstores import dated_store
 from .scan import ScanConfig, Seams, run_scan
 from .targets import TargetError, normalise_hostname, parse_target
-from .trust import TrustStore, load_trust_store
+from .trust import TrustStore, load_trust_store, store_with_extra
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR = 0, 1, 2
 
@@ -91,7 +93,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _trust(args: argparse.Namespace) -> TrustStore:
+def _trust(args: argparse.Namespace, at: dt.datetime | None = None) -> TrustStore:
+    """The store asked for; with ``--at``, Mozilla's roots as they were at that date."""
     extra = None
     if args.ca_file is not None:
         try:
@@ -99,6 +102,9 @@ def _trust(args: argparse.Namespace) -> TrustStore:
         except OSError as exc:
             raise UsageError(f"cannot read --ca-file {args.ca_file}: {exc.strerror}") from None
     try:
+        if at is not None and args.trust_store == "mozilla":
+            base = dated_store("mozilla", at)
+            return store_with_extra(base, extra, str(args.ca_file)) if extra else base
         return load_trust_store(args.trust_store, extra_pem=extra, extra_label=str(args.ca_file))
     except (ValueError, BundleError) as exc:
         raise UsageError(f"--ca-file {args.ca_file}: {exc}") from None
@@ -158,7 +164,7 @@ def cmd_check(args: argparse.Namespace) -> Report:
         except TargetError as exc:
             raise UsageError(str(exc)) from None
     at = _parse_at(args.at)
-    trust = _trust(args)
+    trust = _trust(args, at if args.at else None)
     fetcher = None if args.no_aia else _fetcher(args.allow_private)
     analysis = analyse(
         served, hostname=host, trust=trust, at=at, fetcher=fetcher, limits=AnalysisLimits()
@@ -234,6 +240,11 @@ def render_text(report: Report) -> str:
         for verdict in e.clients:
             accepts = "accepts" if verdict.accepts else "REJECTS"
             lines.append(f"   {accepts}: {verdict.name} — {verdict.reason}")
+        if e.platforms:
+            lines.append("   who can connect:")
+            for row in platform_rows(e.platforms):
+                mark = "yes" if row.accepts else "NO "
+                lines.append(_wrap(f"{mark}  {row.label}: {row.reason}", "     "))
     return "\n".join(lines)
 
 

@@ -169,6 +169,12 @@ CATALOGUE: dict[str, CatalogueEntry] = dict(
             "the path ends at a root not in the chosen trust store",
         ),
         _entry(
+            "missing-on-platforms",
+            W,
+            "Some platforms reject a chain others accept",
+            "some platforms reject the chain (a root their store lacks…), and what would fix it",
+        ),
+        _entry(
             "root-expired",
             E,
             "The chain ends at an expired root",

@@ -136,6 +136,12 @@ class ProbeLimits:
     # (its default, which pyOpenSSL cannot change), so a larger value changes
     # nothing; a smaller one is enforced after the handshake.
     max_chain_bytes: int = 256 * 1024
+    # After the handshake, one ``HEAD /`` over the same connection to read the
+    # ``Server`` header (which fix to show: IIS, nginx…). Bounded in time and
+    # bytes; a server that does not speak HTTP simply gives no answer.
+    detect_server: bool = True
+    server_timeout: float = 2.0
+    max_header_bytes: int = 8192
 
 
 @dataclass
@@ -149,6 +155,7 @@ class ProbeResult:
     handshake_ms: float | None = None
     error: str | None = None
     error_detail: str | None = None
+    server: str | None = None  # the HTTP Server header, when the server answered HEAD /
 
 
 class Prober(Protocol):
@@ -273,10 +280,65 @@ class OpenSSLProber:
                 "accepts from one server"
             )
             result.chain = []
+        if limits.detect_server and result.chain:
+            result.server = _server_header(conn, sock, sni or address, limits)
         try:
             conn.shutdown()
         except (SSL.Error, OSError):
             pass
+
+
+def _server_header(
+    conn: SSL.Connection, sock: socket.socket, host: str, limits: ProbeLimits
+) -> str | None:
+    """Send ``HEAD /`` on the established connection and return the ``Server`` header.
+
+    Never raises: a server that is not HTTP, closes, stalls or floods gives ``None``
+    within ``limits.server_timeout`` and ``limits.max_header_bytes``.
+    """
+    safe_host = "".join(ch for ch in host if ch.isalnum() or ch in ".-:[]")[:253]
+    request = (
+        f"HEAD / HTTP/1.1\r\nHost: {safe_host}\r\nUser-Agent: chainscan\r\n"
+        "Accept: */*\r\nConnection: close\r\n\r\n"
+    ).encode("ascii")
+    deadline = time.monotonic() + limits.server_timeout
+    data = b""
+    sent = 0
+    while time.monotonic() < deadline:
+        try:
+            if sent < len(request):
+                sent += conn.send(request[sent:])
+                continue
+            chunk = conn.recv(max(limits.max_header_bytes - len(data), 1))
+        except (SSL.WantReadError, SSL.WantWriteError) as want:
+            _wait_for(
+                sock,
+                write=isinstance(want, SSL.WantWriteError),
+                timeout=max(deadline - time.monotonic(), 0.0),
+            )
+            continue
+        except (SSL.Error, OSError):
+            break
+        if not chunk:
+            break
+        data += chunk
+        if b"\r\n\r\n" in data or len(data) >= limits.max_header_bytes:
+            break
+    return parse_server_header(data)
+
+
+def parse_server_header(data: bytes) -> str | None:
+    """The ``Server`` header of an HTTP response head, printable ASCII, at most 200 characters."""
+    head = data.split(b"\r\n\r\n", 1)[0]
+    lines = head.split(b"\r\n")
+    if not lines or not lines[0].startswith(b"HTTP/"):
+        return None
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"server":
+            text = "".join(ch for ch in value.decode("latin-1") if " " <= ch <= "~").strip()
+            return text[:200] or None
+    return None
 
 
 @functools.cache

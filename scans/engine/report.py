@@ -162,6 +162,23 @@ class ClientVerdict:
 
 
 @dataclass(frozen=True)
+class PlatformVerdict:
+    """Whether one platform (a root store at a date plus its behaviour) accepts the served chain.
+
+    ``path`` is the SHA-256 of each certificate on the path it builds, leaf
+    first, root last; empty when it rejects.
+    """
+
+    id: str
+    family: str
+    name: str
+    store: str
+    accepts: bool
+    reason: str
+    path: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class EndpointReport:
     """What one address (with or without SNI) served, and what it should serve.
 
@@ -190,6 +207,8 @@ class EndpointReport:
     # order; empty for reports recorded before roles existed.
     served_roles: tuple[str, ...] = ()
     expected_roles: tuple[str, ...] = ()
+    platforms: tuple[PlatformVerdict, ...] = ()
+    server: str | None = None  # the HTTP Server header, when the server says
 
     @property
     def key(self) -> str:
@@ -339,7 +358,19 @@ def endpoint_to_json(endpoint: EndpointReport, *, include_der: bool) -> dict[str
         "valid_until": _when(endpoint.valid_until),
         "served_roles": list(endpoint.served_roles),
         "expected_roles": list(endpoint.expected_roles),
+        "platforms": [platform_to_json(p) for p in endpoint.platforms],
+        "server": endpoint.server,
     }
+
+
+def platform_to_json(verdict: PlatformVerdict) -> dict[str, Any]:
+    return {**dataclasses.asdict(verdict), "path": list(verdict.path)}
+
+
+def platform_from_json(data: dict[str, Any]) -> PlatformVerdict:
+    fields = {f.name for f in dataclasses.fields(PlatformVerdict)}
+    kwargs = {k: v for k, v in data.items() if k in fields}
+    return PlatformVerdict(**{**kwargs, "path": tuple(data.get("path", ()))})
 
 
 def endpoint_from_json(data: dict[str, Any]) -> EndpointReport:
@@ -365,6 +396,8 @@ def endpoint_from_json(data: dict[str, Any]) -> EndpointReport:
         error=data.get("error"),
         served_roles=tuple(data.get("served_roles", ())),
         expected_roles=tuple(data.get("expected_roles", ())),
+        platforms=tuple(platform_from_json(p) for p in data.get("platforms", [])),
+        server=data.get("server"),
     )
 
 
@@ -403,6 +436,7 @@ __all__ = [
     "ClientVerdict",
     "EndpointReport",
     "Finding",
+    "PlatformVerdict",
     "Report",
     "Role",
     "Severity",

@@ -308,6 +308,7 @@ def _probe_inline(
         limits,
         connect_timeout=connect,
         handshake_timeout=min(limits.handshake_timeout, max(round(remaining - connect, 1), 0.1)),
+        server_timeout=min(limits.server_timeout, max(round(remaining - connect, 1), 0.1)),
     )
     try:
         return prober.probe(job[0], port, job[1], clipped)
@@ -421,7 +422,7 @@ def _endpoint_from_probe(
         fetcher=seams.fetcher,
         limits=config.analysis,
     )
-    endpoint = analysis.apply(base)
+    endpoint = dataclasses.replace(analysis.apply(base), server=result.server)
     if result.error:
         # A chain arrived, then the handshake failed (e.g. the client rejected
         # a malformed certificate): keep both.
