@@ -30,7 +30,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 
-from .models import Scan
+from .models import CheckResult, Scan
 
 View = Callable[..., HttpResponse]
 
@@ -68,6 +68,18 @@ def scan_for_permalink(request: HttpRequest, token: str) -> Scan:
         return Scan.objects.select_related("host").get(token=token)
     except Scan.DoesNotExist:
         raise Http404("no such report") from None
+
+
+def check_for_permalink(request: HttpRequest, token: str) -> CheckResult:
+    """A stored "Check a chain" result, under the same rule as a report's permalink."""
+    if not settings.CHAINSCAN_PUBLIC_PERMALINKS and not dashboard_allowed(request):
+        raise Http404("no such check")
+    if len(token) not in TOKEN_LENGTHS:
+        raise Http404("no such check")
+    try:
+        return CheckResult.objects.get(token=token)
+    except CheckResult.DoesNotExist:
+        raise Http404("no such check") from None
 
 
 # --- Scans by browsing (host history, "the scan before") ---------------------------

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django import forms
 
-from .engine.certs import BundleError, read_bundle
+from .engine.certs import CHAIN_FORMATS, BundleError, read_bundle
 from .engine.policy import parse_ip
 from .engine.targets import MAX_INPUT_LENGTH, Target, parse_targets
 
@@ -74,28 +76,57 @@ class PemForm(forms.Form):
     endpoint = forms.IntegerField(min_value=0, max_value=1000, required=False)
 
 
+# "As of" dates a check may be judged at: wide enough to replay 2016's X1/X3
+# switch or 2021's DST Root CA X3 expiry, narrow enough to stay meaningful.
+AS_OF_RANGE = (dt.date(1995, 1, 1), dt.date(2100, 1, 1))
+
+
+class DownloadForm(forms.Form):
+    """Which chain file to download: ``fmt`` is a chain format or ``cer`` (with ``cert``)."""
+
+    endpoint = forms.IntegerField(min_value=0, max_value=1000, required=False)
+    fmt = forms.ChoiceField(choices=[(f, f) for f in (*CHAIN_FORMATS, "cer")])
+    # The position of the certificate on the certification path (anchor last).
+    cert = forms.IntegerField(min_value=0, max_value=100, required=False)
+
+
 class CheckForm(forms.Form):
     pem = forms.CharField(
         label="Certificate chain (PEM)",
         max_length=MAX_PEM_CHARS,
+        required=False,
         widget=forms.Textarea(
             attrs={
-                "rows": 12,
+                "rows": 10,
                 "placeholder": "-----BEGIN CERTIFICATE-----\n(leaf first, then the "
                 "intermediates, in the order your server sends them)\n-----END CERTIFICATE-----",
                 "spellcheck": "false",
             }
         ),
     )
+    upload = forms.FileField(
+        label="…or upload a file",
+        required=False,
+        help_text="PEM, DER (.cer, .crt) or PKCS#7 (.p7b).",
+    )
     host = forms.CharField(
         label="Host name to check it against (optional)", max_length=253, required=False
     )
+    at = forms.DateField(
+        label="As of (optional)",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Judge the chain as it stood on that day (expiry, roots): empty means now.",
+    )
 
-    def clean_pem(self) -> list[bytes]:
-        try:
-            return read_bundle(self.cleaned_data["pem"].encode("utf-8", "replace"))
-        except BundleError as exc:
-            raise forms.ValidationError(str(exc)) from None
+    def clean_upload(self) -> bytes | None:
+        upload = self.cleaned_data.get("upload")
+        if not upload:
+            return None
+        if upload.size > MAX_PEM_CHARS:
+            raise forms.ValidationError(f"the file is larger than {MAX_PEM_CHARS // 1024} KiB")
+        data: bytes = upload.read(MAX_PEM_CHARS + 1)
+        return data
 
     def clean_host(self) -> str | None:
         from .engine.targets import TargetError, normalise_hostname
@@ -107,3 +138,27 @@ class CheckForm(forms.Form):
             return normalise_hostname(value)
         except TargetError as exc:
             raise forms.ValidationError(str(exc)) from None
+
+    def clean_at(self) -> dt.date | None:
+        value: dt.date | None = self.cleaned_data.get("at")
+        if value is not None and not AS_OF_RANGE[0] <= value <= AS_OF_RANGE[1]:
+            raise forms.ValidationError(
+                f"pick a day between {AS_OF_RANGE[0]:%Y} and {AS_OF_RANGE[1]:%Y}"
+            )
+        return value
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        text = data.get("pem") or ""
+        upload = data.get("upload")
+        if self.errors:
+            return data
+        if not text.strip() and not upload:
+            self.add_error("pem", "paste a chain, or choose a file to upload")
+            return data
+        raw = upload if upload else text.encode("utf-8", "replace")
+        try:
+            data["chain"] = read_bundle(raw)
+        except BundleError as exc:
+            self.add_error("upload" if upload else "pem", str(exc))
+        return data

@@ -6,7 +6,7 @@ from scans.presenters import endpoint_views
 from tests import factories
 
 
-def test_addresses_serving_the_same_chain_share_one_section_and_the_odd_one_has_its_own():
+def test_addresses_serving_the_same_chain_share_one_section_worst_first():
     c = factories.chains()
     report = factories.engine_report(
         {
@@ -20,13 +20,14 @@ def test_addresses_serving_the_same_chain_share_one_section_and_the_odd_one_has_
 
     views = endpoint_views(report.endpoints)
 
-    assert [v.title for v in views] == ["192.0.2.10:443", "192.0.2.12:443", "192.0.2.13:443"]
-    healthy = views[0]
+    # Worst first: the stale node and the one that is down before the healthy ones.
+    assert [v.title for v in views] == ["192.0.2.12:443", "192.0.2.13:443", "192.0.2.10:443"]
+    healthy = views[2]
     assert healthy.endpoint.verdict.value == "ok"
     assert healthy.also == ["192.0.2.11:443", "[2001:db8::10]:443", "192.0.2.10:443 without SNI"]
-    stale = views[1]
+    stale = views[0]
     assert stale.endpoint.verdict.value == "broken" and stale.also == []
-    down = views[2]
+    down = views[1]
     assert down.endpoint.error == "connect-failed" and down.also == []
     # Each section keeps the index of its own endpoint, for its PEM downloads.
     assert [report.endpoints[v.index] for v in views] == [v.endpoint for v in views]
