@@ -390,14 +390,21 @@ def summary(report: Report, views: Sequence[EndpointView], *, subject: str = "")
     elif worst_each:
         code, n = Counter(f.code for f in worst_each).most_common(1)[0]
         finding = next(f for f in worst_each if f.code == code)
-        if total == 1:
-            headline = f"{subject or 'The server'} {_phrase(finding, names, plural=False)}"
+        if total == 1 and subject:
+            # A chain checked without a server holds certificates; it serves nothing.
+            phrase = _phrase(finding, names, plural=False)
+            for served, held in (("serves ", "has "), ("does not send", "lacks"), ("sends its", "has its")):
+                phrase = phrase.replace(served, held, 1) if phrase.startswith(served) else phrase
+            headline = f"{subject} {phrase}"
+        elif total == 1:
+            headline = f"The server {_phrase(finding, names, plural=False)}"
         else:
             headline = f"{n} of {total} addresses {_phrase(finding, names, plural=n > 1)}"
     elif scan_worst is not None and scan_worst.severity.rank > 0:
         headline = scan_worst.summary
     elif total == 1:
-        headline = f"{subject or 'The server'} serves a complete chain to a trusted root."
+        verb = "is" if subject else "serves"
+        headline = f"{subject or 'The server'} {verb} a complete chain to a trusted root."
     else:
         headline = f"All {total} addresses serve a complete chain to a trusted root."
     headline = headline.rstrip(".") + "."
