@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format browser bench clean
+.PHONY: run cli test lint format browser bench clean
 
 # constraints.txt pins every transitive dependency (pip freeze of a good
 # install); pyproject.toml pins the direct ones.
@@ -19,14 +19,31 @@ $(STAMP): pyproject.toml constraints.txt
 
 # The dashboard with background scans. No environment: SQLite and a filesystem
 # broker (no Redis). With DATABASE_URL / CELERY_BROKER_URL: Postgres and Redis.
+# A `.env` file (KEY=value lines, see .env.example) is read first if present;
+# variables already set in the environment win over it.
+# Celery warns when its worker runs as root (a container's default user). The
+# worker here only speaks JSON (never pickle), so the warning is advice, not a
+# refusal: `make run` silences that one warning class; the production image
+# runs as a non-root user and never sees it.
+ENV_FILE ?= .env
 run: $(STAMP)
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py bootstrap
-	@echo "chainscan: dashboard at http://$(HOST):$(PORT)/ (worker runs alongside; Ctrl-C stops both)"
-	@trap 'kill 0' EXIT INT TERM; \
+	@set -a; if [ -f "$(ENV_FILE)" ]; then \
+	  while IFS= read -r line || [ -n "$$line" ]; do \
+	    case "$$line" in ''|'#'*) continue;; esac; \
+	    key="$${line%%=*}"; [ -n "$${!key+x}" ] || eval "export $$key=\"\$${line#*=}\""; \
+	  done < "$(ENV_FILE)"; echo "chainscan: read $(ENV_FILE)"; fi; set +a; \
+	$(BIN)/python manage.py migrate --noinput && \
+	$(BIN)/python manage.py bootstrap && \
+	echo "chainscan: dashboard at http://$(HOST):$(PORT)/ (worker runs alongside; Ctrl-C stops both)" && \
+	trap 'kill 0' EXIT INT TERM; \
+	  PYTHONWARNINGS="ignore:You're running the worker with superuser privileges" \
 	  $(BIN)/celery -A chainscan worker -B --loglevel=INFO \
 	    --schedule "$${CHAINSCAN_VAR_DIR:-var}/celerybeat-schedule" & \
 	  $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+# Where the command-line tool is (the same engine, no database, no broker).
+cli: $(STAMP)
+	@echo "$(abspath $(BIN))/chainscan"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

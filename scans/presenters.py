@@ -39,7 +39,9 @@ ROLE_TEXT = {
 }
 
 
-def certificate_role(endpoint: EndpointReport, cert: CertificateInfo, *, kind: str, position: int) -> str:
+def certificate_role(
+    endpoint: EndpointReport, cert: CertificateInfo, *, kind: str, position: int
+) -> str:
     """The role of one certificate of ``endpoint``: a key of ``ROLE_TEXT``.
 
     ``kind`` says which list the certificate is read from: ``served`` (as sent,
@@ -84,8 +86,8 @@ class ChainRow:
 
 # --- The served vs expected diagram ----------------------------------------------
 
-_BOX_W, _BOX_H, _GAP, _PAD, _MID = 250, 46, 14, 10, 120
-_LABEL_CHARS = 30
+_BOX_W, _BOX_H, _GAP, _PAD, _MID = 210, 46, 14, 10, 170
+_LABEL_CHARS = 26
 
 
 @dataclass
@@ -141,6 +143,14 @@ class Diagram:
         return _PAD
 
     @property
+    def box_w(self) -> int:
+        return _BOX_W
+
+    @property
+    def box_h(self) -> int:
+        return _BOX_H
+
+    @property
     def has_same_key(self) -> bool:
         return any(link.kind == "same-key" for link in self.links)
 
@@ -161,7 +171,12 @@ def diagram(view: EndpointView) -> Diagram | None:
 
     def box(x: int, i: int, row: ChainRow) -> DiagramBox:
         return DiagramBox(
-            x, top + i * (_BOX_H + _GAP), _short(row.cert.label), row.cert.subject, row.role, row.cert.sha256
+            x,
+            top + i * (_BOX_H + _GAP),
+            _short(row.cert.label),
+            row.cert.subject,
+            row.role,
+            row.cert.sha256,
         )
 
     served = [box(_PAD, i, r) for i, r in enumerate(view.served)]
@@ -256,19 +271,29 @@ def endpoint_title(e: EndpointReport) -> str:
 def endpoint_view(endpoint: EndpointReport, index: int = 0) -> EndpointView:
     view = EndpointView(endpoint=endpoint, index=index)
     for i, cert in enumerate(endpoint.served):
-        view.served.append(ChainRow(i, cert, certificate_role(endpoint, cert, kind="served", position=i)))
+        view.served.append(
+            ChainRow(i, cert, certificate_role(endpoint, cert, kind="served", position=i))
+        )
     for i, cert in enumerate(endpoint.expected):
-        view.expected.append(ChainRow(i, cert, certificate_role(endpoint, cert, kind="expected", position=i)))
+        view.expected.append(
+            ChainRow(i, cert, certificate_role(endpoint, cert, kind="expected", position=i))
+        )
     if endpoint.anchor is not None and endpoint.expected:
         anchor = endpoint.anchor
         view.anchor = ChainRow(
-            len(endpoint.expected), anchor, certificate_role(endpoint, anchor, kind="anchor", position=0)
+            len(endpoint.expected),
+            anchor,
+            certificate_role(endpoint, anchor, kind="anchor", position=0),
         )
     for finding in endpoint.findings:
-        {"error": view.errors, "warning": view.warnings}.get(finding.severity.value, view.infos).append(
-            finding
-        )
-    for cert in (*endpoint.served, *endpoint.expected, *([endpoint.anchor] if endpoint.anchor else [])):
+        {"error": view.errors, "warning": view.warnings}.get(
+            finding.severity.value, view.infos
+        ).append(finding)
+    for cert in (
+        *endpoint.served,
+        *endpoint.expected,
+        *([endpoint.anchor] if endpoint.anchor else []),
+    ):
         view.names[cert.sha256] = cert.label
     return view
 
@@ -335,13 +360,22 @@ class Summary:
 
 # Headline phrases for the problems people meet most: (one address, several).
 _PHRASES = {
-    "wrong-intermediate-same-key": ("serves the wrong intermediate", "serve the wrong intermediate"),
+    "wrong-intermediate-same-key": (
+        "serves the wrong intermediate",
+        "serve the wrong intermediate",
+    ),
     "wrong-intermediate": ("serves the wrong intermediate", "serve the wrong intermediate"),
     "incomplete-chain": ("does not send an intermediate", "do not send an intermediate"),
     "leaf-expired": ("serves an expired certificate", "serve an expired certificate"),
-    "hostname-mismatch": ("serves a certificate for other names", "serve a certificate for other names"),
+    "hostname-mismatch": (
+        "serves a certificate for other names",
+        "serve a certificate for other names",
+    ),
     "untrusted-root": ("serves a chain to an untrusted root", "serve a chain to an untrusted root"),
-    "wrong-order": ("sends its certificates in the wrong order", "send their certificates in the wrong order"),
+    "wrong-order": (
+        "sends its certificates in the wrong order",
+        "send their certificates in the wrong order",
+    ),
 }
 
 
@@ -393,7 +427,11 @@ def summary(report: Report, views: Sequence[EndpointView], *, subject: str = "")
         if total == 1 and subject:
             # A chain checked without a server holds certificates; it serves nothing.
             phrase = _phrase(finding, names, plural=False)
-            for served, held in (("serves ", "has "), ("does not send", "lacks"), ("sends its", "has its")):
+            for served, held in (
+                ("serves ", "has "),
+                ("does not send", "lacks"),
+                ("sends its", "has its"),
+            ):
                 phrase = phrase.replace(served, held, 1) if phrase.startswith(served) else phrase
             headline = f"{subject} {phrase}"
         elif total == 1:
@@ -409,7 +447,13 @@ def summary(report: Report, views: Sequence[EndpointView], *, subject: str = "")
         headline = f"All {total} addresses serve a complete chain to a trusted root."
     headline = headline.rstrip(".") + "."
     if total > 1:
-        counts = f"{len(broken)} of {total} addresses broken" if broken else f"{len(bad)} of {total} addresses with warnings" if bad else f"all {total} addresses OK"
+        counts = (
+            f"{len(broken)} of {total} addresses broken"
+            if broken
+            else f"{len(bad)} of {total} addresses with warnings"
+            if bad
+            else f"all {total} addresses OK"
+        )
     else:
         counts = ""
     expires_first = _expires_first(endpoints)

@@ -62,7 +62,9 @@ def home(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         tokens = request.session.pop(_QUEUED_KEY, None) or []
         context["queued"] = list(
-            Scan.objects.filter(token__in=tokens[:100]).select_related("host").order_by("host__hostname")
+            Scan.objects.filter(token__in=tokens[:100])
+            .select_related("host")
+            .order_by("host__hostname")
         )
     return render(request, "scans/home.html", context, status=status)
 

@@ -96,8 +96,17 @@ def axe_source() -> str:
                 pytest.fail(message)
             pytest.skip(message)
         subprocess.run(
-            [npm, "install", "--prefix", str(AXE_DIR), "--no-save", "--no-audit", "--no-fund",
-             "--ignore-scripts", f"axe-core@{AXE_VERSION}"],
+            [
+                npm,
+                "install",
+                "--prefix",
+                str(AXE_DIR),
+                "--no-save",
+                "--no-audit",
+                "--no-fund",
+                "--ignore-scripts",
+                f"axe-core@{AXE_VERSION}",
+            ],
             check=True,
             capture_output=True,
             timeout=300,

@@ -24,7 +24,9 @@ def scans(alice):  # type: ignore[no-untyped-def]
     broken = factories.record_scan(
         {"192.0.2.10": c.served_x3(), "192.0.2.12": c.served_x1()}, user=alice
     )
-    fixed = factories.record_scan({"192.0.2.10": c.served_x3(), "192.0.2.12": c.served_x3()}, user=alice)
+    fixed = factories.record_scan(
+        {"192.0.2.10": c.served_x3(), "192.0.2.12": c.served_x3()}, user=alice
+    )
     return broken, fixed
 
 

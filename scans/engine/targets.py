@@ -124,7 +124,10 @@ def _char_words(c: str) -> str:
 _IDNA_WORDS = (
     ("Empty Label", "it has two dots in a row"),
     ("Label too long", "a part between dots is longer than 63 characters"),
-    ("must not start or end with a hyphen", "a part between dots cannot start or end with a hyphen"),
+    (
+        "must not start or end with a hyphen",
+        "a part between dots cannot start or end with a hyphen",
+    ),
     ("3rd and 4th", "a part cannot have '--' in the third and fourth place"),
     ("Invalid A-label", "a part starting with 'xn--' is not valid punycode"),
     ("Domain too long", f"it is too long (more than {MAX_HOSTNAME_LENGTH} characters)"),

@@ -21,7 +21,7 @@ def clients(families: Iterable[str]) -> str:
 
 @register.filter
 def expiry(cert: CertificateInfo, at: dt.datetime | None) -> str:
-    """"2027-02-24 (in 85 days)" / "2020-01-01 (expired 300 days ago)", seen from ``at``."""
+    """ "2027-02-24 (in 85 days)" / "2020-01-01 (expired 300 days ago)", seen from ``at``."""
     if cert.not_after is None:
         return "unknown"
     day = cert.not_after.strftime("%Y-%m-%d")
