@@ -9,6 +9,7 @@ templates only lay it out.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
@@ -268,7 +269,36 @@ def endpoint_title(e: EndpointReport) -> str:
     return f"{where}:{e.port}" + ("" if e.sni is not None else " without SNI")
 
 
-def endpoint_view(endpoint: EndpointReport, index: int = 0) -> EndpointView:
+def said_once(endpoint: EndpointReport, store: str) -> EndpointReport:
+    """``endpoint`` with the trust store's technical name taken out of its prose.
+
+    The page names the store once, in words, at the top; the engine's texts
+    say "the 'mozilla+file root.pem' store" in every client row and finding.
+    """
+    if not store:
+        return endpoint
+
+    def plain(text: str) -> str:
+        for named in (
+            f"the '{store}' trust store",
+            f"the trust store '{store}'",
+            f"the '{store}' store",
+        ):
+            text = text.replace(named, "the trust store")
+        return text.replace(f"trust store '{store}'", "the trust store")
+
+    return dataclasses.replace(
+        endpoint,
+        findings=tuple(
+            dataclasses.replace(f, detail=plain(f.detail), fix=plain(f.fix))
+            for f in endpoint.findings
+        ),
+        clients=tuple(dataclasses.replace(c, reason=plain(c.reason)) for c in endpoint.clients),
+    )
+
+
+def endpoint_view(endpoint: EndpointReport, index: int = 0, *, store: str = "") -> EndpointView:
+    endpoint = said_once(endpoint, store)
     view = EndpointView(endpoint=endpoint, index=index)
     for i, cert in enumerate(endpoint.served):
         view.served.append(
@@ -313,7 +343,7 @@ def _outcome(e: EndpointReport) -> tuple[object, ...]:
     )
 
 
-def endpoint_views(endpoints: Sequence[EndpointReport]) -> list[EndpointView]:
+def endpoint_views(endpoints: Sequence[EndpointReport], *, store: str = "") -> list[EndpointView]:
     """One section per distinct outcome, worst first.
 
     A host with four addresses behind one load balancer, plus the no-SNI
@@ -330,7 +360,7 @@ def endpoint_views(endpoints: Sequence[EndpointReport]) -> list[EndpointView]:
         if foldable and key in by_outcome:
             by_outcome[key].same_as_this.append(endpoint)
             continue
-        view = endpoint_view(endpoint, index)
+        view = endpoint_view(endpoint, index, store=store)
         views.append(view)
         if foldable:
             by_outcome[key] = view

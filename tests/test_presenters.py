@@ -44,3 +44,15 @@ def test_two_failed_addresses_are_never_folded_together():
         "192.0.2.20:443 without SNI",
     ]
     assert all(v.also == [] for v in views)
+
+
+def test_trust_stores_are_named_as_people_say_them():
+    from scans.presenters import trust_store_words
+
+    assert trust_store_words("mozilla") == "Mozilla"
+    assert (
+        trust_store_words("mozilla+file root.pem+Corp Root CA")
+        == "Mozilla, plus your anchors: root.pem, Corp Root CA"
+    )
+    assert trust_store_words("none+test root") == "only your anchors: test root"
+    assert trust_store_words("system") == "this machine's system store"
