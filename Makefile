@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run cli test lint format browser bench clean
+.PHONY: run cli screenshots test lint format browser bench clean
 
 # constraints.txt pins every transitive dependency (pip freeze of a good
 # install); pyproject.toml pins the direct ones.
@@ -40,6 +40,10 @@ run: $(STAMP)
 	  $(BIN)/celery -A chainscan worker -B --loglevel=INFO \
 	    --schedule "$${CHAINSCAN_VAR_DIR:-var}/celerybeat-schedule" & \
 	  $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+# The pictures in docs/ (README), from crafted scans in headless Chromium.
+screenshots: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider tests/screenshots.py
 
 # Where the command-line tool is (the same engine, no database, no broker).
 cli: $(STAMP)
