@@ -239,6 +239,16 @@ class EndpointView:
         return endpoint_title(self.endpoint)
 
     @property
+    def outcome(self) -> str:
+        """The badge: the verdict, or "could not scan" when no chain was read."""
+        e = self.endpoint
+        return "could not scan" if e.error and not e.served else e.verdict.value
+
+    @property
+    def outcome_class(self) -> str:
+        return "none" if self.outcome == "could not scan" else self.outcome
+
+    @property
     def also(self) -> list[str]:
         """The folded endpoints, as "192.0.2.11:443" for the page."""
         return [endpoint_title(e) for e in self.same_as_this]
@@ -379,13 +389,17 @@ def checked_endpoint(analysis: object) -> EndpointReport:
 
 @dataclass
 class Summary:
-    verdict: str
+    verdict: str  # ok | warning | broken | "could not scan"
     headline: str
     counts: str
     first_fix: Finding | None
     expires_at: dt.datetime | None
     expires_first: CertificateInfo | None
     days_left: int | None
+
+    @property
+    def verdict_class(self) -> str:
+        return self.verdict if self.verdict in ("ok", "warning", "broken") else "none"
 
 
 # Headline phrases for the problems people meet most: (one address, several).
@@ -489,8 +503,11 @@ def summary(report: Report, views: Sequence[EndpointView], *, subject: str = "")
     expires_first = _expires_first(endpoints)
     expires_at = expires_first.not_after if expires_first else None
     days = (expires_at - report.evaluated_at).days if expires_at else None
+    # A scan that read no chain at all (no DNS, every address blocked or down)
+    # has no verdict on a chain: it could not scan, which is not "broken".
+    scanned = not report.error or any(e.served for e in endpoints)
     return Summary(
-        verdict=report.verdict.value,
+        verdict=report.verdict.value if scanned else "could not scan",
         headline=headline,
         counts=counts,
         first_fix=first_fix if first_fix and first_fix.fix else None,

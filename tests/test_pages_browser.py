@@ -100,3 +100,20 @@ def test_a_checked_chain_as_of_a_date_at_its_permalink(page, live_server, alice)
         "The chain has the wrong intermediate (Example Authority X1)."
     )
     assert_clean(audit(page, url))
+
+
+def test_a_report_prints_cleanly_with_every_explanation_open(page, live_server, alice, scans):
+    broken, _fixed = scans
+    sign_in(page, live_server, "alice", "alice-pw-123")
+    page.goto(live_server.url + reverse("report", args=[broken.token]))
+    page.wait_for_selector("#report-body[data-status]")
+    page.emulate_media(media="print")
+    assert not page.is_visible("header.top nav")
+    assert not page.is_visible("form.rescan")
+    assert not page.is_visible(".downloads")
+    assert page.is_visible("#summary .headline")
+    page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+    assert page.evaluate("document.querySelectorAll('details:not([open])').length") == 0
+    assert page.is_visible(".why p")
+    page.evaluate("window.dispatchEvent(new Event('afterprint'))")
+    assert page.evaluate("document.querySelectorAll('details[open]').length") == 0

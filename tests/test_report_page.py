@@ -192,3 +192,14 @@ def test_the_sha1_thumbprint_is_stored_with_each_certificate(x1_on_one_node):
 
     rows = Certificate.objects.all()
     assert rows and all(r.sha1 == hashlib.sha1(bytes(r.der)).hexdigest() for r in rows)
+
+
+def test_a_host_that_could_not_be_reached_reads_could_not_scan_not_broken(alice_client, alice):
+    scan = factories.record_scan({"192.0.2.20": []}, user=alice)
+    html = page(alice_client, scan)
+    band = text(html.split('id="summary"', 1)[1].split("</div>", 1)[0])
+    assert band.split("could not scan", 1)[0].strip(" >") == ""
+    assert "broken" not in band.lower()
+    assert scan.error and scan.error.rstrip(".") in band
+    section = html.split('<section class="endpoint', 1)[1]
+    assert '<span class="verdict verdict-none">could not scan</span>' in section
