@@ -89,6 +89,7 @@ class ChainRow:
 
 _BOX_W, _BOX_H, _GAP, _PAD, _MID = 210, 46, 14, 10, 170
 _LABEL_CHARS = 26
+_DIAGRAM_MAX_ROWS = 12
 
 
 @dataclass
@@ -165,7 +166,8 @@ def diagram(view: EndpointView) -> Diagram | None:
     a dashed one a served certificate holding the key of an expected one under
     another name (the X1/X3 case)."""
     e = view.endpoint
-    if not e.served or not e.expected:
+    if not e.served or not e.expected or len(e.served) > _DIAGRAM_MAX_ROWS:
+        # A server sending dozens of certificates gets its list, not a poster.
         return None
     right = _PAD + _BOX_W + _MID
     top = 28
