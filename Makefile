@@ -27,11 +27,12 @@ $(STAMP): pyproject.toml constraints.txt
 # runs as a non-root user and never sees it.
 ENV_FILE ?= .env
 run: $(STAMP)
-	@set -a; if [ -f "$(ENV_FILE)" ]; then \
+	@if [ -f "$(ENV_FILE)" ]; then \
 	  while IFS= read -r line || [ -n "$$line" ]; do \
 	    case "$$line" in ''|'#'*) continue;; esac; \
-	    key="$${line%%=*}"; [ -n "$${!key+x}" ] || eval "export $$key=\"\$${line#*=}\""; \
-	  done < "$(ENV_FILE)"; echo "chainscan: read $(ENV_FILE)"; fi; set +a; \
+	    key="$${line%%=*}"; value="$${line#*=}"; value="$${value%[\"\']}"; value="$${value#[\"\']}"; \
+	    [ -n "$${!key+x}" ] || export "$$key=$$value"; \
+	  done < "$(ENV_FILE)"; echo "chainscan: read $(ENV_FILE)"; fi; \
 	$(BIN)/python manage.py migrate --noinput && \
 	$(BIN)/python manage.py bootstrap && \
 	echo "chainscan: dashboard at http://$(HOST):$(PORT)/ (worker runs alongside; Ctrl-C stops both)" && \
