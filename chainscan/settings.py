@@ -397,6 +397,8 @@ CHAINSCAN_PUBLIC_PERMALINKS = env_bool("CHAINSCAN_PUBLIC_PERMALINKS", True)
 CHAINSCAN_SUBMIT_RATE = env_rate("CHAINSCAN_SUBMIT_RATE", "120/m")
 CHAINSCAN_DEDUP_SECONDS = env_int("CHAINSCAN_DEDUP_SECONDS", 30, minimum=0)
 CHAINSCAN_HISTORY_PAGE_SIZE = env_int("CHAINSCAN_HISTORY_PAGE_SIZE", 50, minimum=1)
+# "Check a chain" results are kept this many days at their permalink, then pruned.
+CHAINSCAN_CHECK_RETENTION_DAYS = env_int("CHAINSCAN_CHECK_RETENTION_DAYS", 90, minimum=1)
 
 CACHES = {
     "default": (

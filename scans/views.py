@@ -340,6 +340,10 @@ def check_chain(request: HttpRequest) -> HttpResponse:
             endpoints=(endpoint,),
             verdict=endpoint.verdict,
         )
+        # Pruning rides on new checks (indexed by age): the table stays bounded
+        # without a scheduler entry of its own.
+        cutoff = timezone.now() - dt.timedelta(days=settings.CHAINSCAN_CHECK_RETENTION_DAYS)
+        CheckResult.objects.filter(created_at__lt=cutoff).delete()
         result = CheckResult.objects.create(
             created_by=request.user if request.user.is_authenticated else None,
             hostname=data["host"] or "",

@@ -122,3 +122,17 @@ def test_the_fix_of_a_check_downloads_as_pem_pkcs7_and_der(alice_client, cast):
     assert alice_client.get(url, {"fmt": "cer", "cert": 1}).content == cast.issuing.der
     page = alice_client.get(reverse("check-result", args=[token])).content.decode()
     assert f"{url}?fmt=p7b" in page
+
+
+def test_checks_older_than_the_retention_are_pruned_by_the_next_check(
+    alice_client, alice, cast, settings
+):
+    settings.CHAINSCAN_CHECK_RETENTION_DAYS = 30
+    alice_client.post(reverse("check"), {"pem": pem(cast.leaf.der)})
+    old = CheckResult.objects.get()
+    with time_machine.travel(pki.NOW + dt.timedelta(days=31), tick=False):
+        alice_client.force_login(alice)  # the session of a month ago has expired
+        alice_client.post(reverse("check"), {"pem": pem(cast.leaf.der)})
+    assert not CheckResult.objects.filter(pk=old.pk).exists()
+    assert CheckResult.objects.count() == 1
+    assert alice_client.get(reverse("check-result", args=[old.token])).status_code == 404
