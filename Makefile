@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format browser bench clean
+.PHONY: run cli screenshots test lint format browser bench clean
 
 # constraints.txt pins every transitive dependency (pip freeze of a good
 # install); pyproject.toml pins the direct ones.
@@ -21,16 +21,39 @@ $(STAMP): pyproject.toml constraints.txt
 # broker (no Redis). With DATABASE_URL / CELERY_BROKER_URL: Postgres and Redis.
 # Alert mails go to files under var/mail, so a newcomer can read them.
 run: export EMAIL_BACKEND ?= django.core.mail.backends.filebased.EmailBackend
+# A `.env` file (KEY=value lines, see .env.example) is read first if present;
+# variables already set in the environment win over it.
+# Celery warns when its worker runs as root (a container's default user). The
+# worker here only speaks JSON (never pickle), so the warning is advice, not a
+# refusal: `make run` silences that one warning class; the production image
+# runs as a non-root user and never sees it.
+ENV_FILE ?= .env
 run: $(STAMP)
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py bootstrap
-	@echo "chainscan: dashboard at http://$(HOST):$(PORT)/ (worker runs alongside; Ctrl-C stops both)"
-	@trap 'kill 0' EXIT INT TERM; \
+	@if [ -f "$(ENV_FILE)" ]; then \
+	  while IFS= read -r line || [ -n "$$line" ]; do \
+	    case "$$line" in ''|'#'*) continue;; esac; \
+	    key="$${line%%=*}"; value="$${line#*=}"; value="$${value%[\"\']}"; value="$${value#[\"\']}"; \
+	    [ -n "$${!key+x}" ] || export "$$key=$$value"; \
+	  done < "$(ENV_FILE)"; echo "chainscan: read $(ENV_FILE)"; fi; \
+	$(BIN)/python manage.py migrate --noinput && \
+	$(BIN)/python manage.py bootstrap && \
+	echo "chainscan: dashboard at http://$(HOST):$(PORT)/ (worker runs alongside; Ctrl-C stops both)" && \
+	trap 'kill 0' EXIT INT TERM; \
+	  PYTHONWARNINGS="ignore:You're running the worker with superuser privileges" \
 	  $(BIN)/celery -A chainscan worker -B --loglevel=INFO \
 	    --schedule "$${CHAINSCAN_VAR_DIR:-var}/celerybeat-schedule" & \
+	  PYTHONWARNINGS="ignore:You're running the worker with superuser privileges" \
 	  $(BIN)/celery -A chainscan worker --loglevel=INFO -n notify@%h --concurrency 4 \
 	    -Q "$${CHAINSCAN_NOTIFY_QUEUE:-chainscan-notify}" & \
 	  $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+# The pictures in docs/ (README), from crafted scans in headless Chromium.
+screenshots: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider tests/screenshots.py
+
+# Where the command-line tool is (the same engine, no database, no broker).
+cli: $(STAMP)
+	@echo "$(abspath $(BIN))/chainscan"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -262,7 +262,9 @@ else:
     _queue_dir = VAR_DIR / "broker"
     _queue_dir.mkdir(parents=True, exist_ok=True)
     (VAR_DIR / "broker-processed").mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
+    # The folder transport has no host, but kombu warns "No hostname was
+    # supplied" for every connection without one: name the one it defaults to.
+    CELERY_BROKER_URL = "filesystem://localhost/"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
@@ -541,6 +543,8 @@ EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = int(CHAINSCAN_NOTIFY_TIMEOUT)
 EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH") or str(VAR_DIR / "mail")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL") or "chainscan <chainscan@localhost>"
+# "Check a chain" results are kept this many days at their permalink, then pruned.
+CHAINSCAN_CHECK_RETENTION_DAYS = env_int("CHAINSCAN_CHECK_RETENTION_DAYS", 90, minimum=1)
 
 CACHES = {
     "default": (

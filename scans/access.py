@@ -31,7 +31,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 
-from .models import PrunedScan, Scan, Watch
+from .models import CheckResult, PrunedScan, Scan, Watch
 
 View = Callable[..., HttpResponse]
 
@@ -92,6 +92,18 @@ def scan_for_permalink(request: HttpRequest, token: str) -> Scan:
         scan.viewed_at = timezone.now()
         Scan.objects.filter(pk=scan.pk, viewed_at__isnull=True).update(viewed_at=scan.viewed_at)
     return scan
+
+
+def check_for_permalink(request: HttpRequest, token: str) -> CheckResult:
+    """A stored "Check a chain" result, under the same rule as a report's permalink."""
+    if not settings.CHAINSCAN_PUBLIC_PERMALINKS and not dashboard_allowed(request):
+        raise Http404("no such check")
+    if len(token) not in TOKEN_LENGTHS:
+        raise Http404("no such check")
+    try:
+        return CheckResult.objects.get(token=token)
+    except CheckResult.DoesNotExist:
+        raise Http404("no such check") from None
 
 
 # --- Scans by browsing (host history, "the scan before") ---------------------------

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django import forms
 from django.conf import settings
 
-from .engine.certs import BundleError, read_bundle
+from .engine.certs import CHAIN_FORMATS, BundleError, read_bundle
 from .engine.policy import parse_ip
 from .engine.serverfix import SERVERS
 from .engine.targets import MAX_INPUT_LENGTH, Target, parse_targets
@@ -93,39 +95,81 @@ class PemForm(forms.Form):
     endpoint = forms.IntegerField(min_value=0, max_value=1000, required=False)
 
 
+# "As of" dates a check may be judged at: wide enough to replay 2016's X1/X3
+# switch or 2021's DST Root CA X3 expiry, narrow enough to stay meaningful.
+AS_OF_RANGE = (dt.date(1995, 1, 1), dt.date(2100, 1, 1))
+
+
+class DownloadForm(forms.Form):
+    """Which chain file to download: ``fmt`` is a chain format or ``cer`` (with ``cert``)."""
+
+    endpoint = forms.IntegerField(min_value=0, max_value=1000, required=False)
+    fmt = forms.ChoiceField(choices=[(f, f) for f in (*CHAIN_FORMATS, "cer")])
+    # The position of the certificate on the certification path (anchor last).
+    cert = forms.IntegerField(min_value=0, max_value=100, required=False)
+
+
 class CheckForm(forms.Form):
     pem = forms.CharField(
         label="Certificate chain (PEM)",
+        required=False,
         widget=forms.Textarea(
             attrs={
-                "rows": 12,
+                "rows": 10,
                 "placeholder": "-----BEGIN CERTIFICATE-----\n(leaf first, then the "
                 "intermediates, in the order your server sends them)\n-----END CERTIFICATE-----",
                 "spellcheck": "false",
             }
         ),
     )
+    upload = forms.FileField(
+        label="…or upload a file",
+        required=False,
+        help_text="PEM, DER (.cer, .crt) or PKCS#7 (.p7b).",
+    )
     host = forms.CharField(
         label="Host name to check it against (optional)", max_length=253, required=False
+    )
+    at = forms.DateField(
+        label="As of (optional)",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Judge the chain as it stood on that day (expiry, roots): empty means now.",
     )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields["pem"].widget.attrs["maxlength"] = str(settings.CHAINSCAN_CHECK_MAX_BYTES)
 
-    def clean_pem(self) -> list[bytes]:
-        data = self.cleaned_data["pem"].encode("utf-8", "replace")
+    @staticmethod
+    def _within_limit(data: bytes, what: str) -> bytes:
         limit = settings.CHAINSCAN_CHECK_MAX_BYTES
         if len(data) > limit:
             raise forms.ValidationError(
-                f"The pasted text is {len(data) // 1024} KiB; chainscan reads at most "
-                f"{limit // 1024} KiB here. A chain of 10 certificates is about 20 KiB: paste "
+                f"The {what} is {len(data) // 1024} KiB; chainscan reads at most "
+                f"{limit // 1024} KiB here. A chain of 10 certificates is about 20 KiB: give "
                 "only the certificates your server sends (leaf first), without keys or logs."
             )
-        try:
-            return read_bundle(data)
-        except BundleError as exc:
-            raise forms.ValidationError(str(exc)) from None
+        return data
+
+    def clean_pem(self) -> str:
+        text: str = self.cleaned_data.get("pem") or ""
+        self._within_limit(text.encode("utf-8", "replace"), "pasted text")
+        return text
+
+    def clean_upload(self) -> bytes | None:
+        upload = self.cleaned_data.get("upload")
+        if not upload:
+            return None
+        data: bytes = upload.read(settings.CHAINSCAN_CHECK_MAX_BYTES + 1)
+        if upload.size > len(data):
+            # Never read more than the limit: the declared size is what counts.
+            raise forms.ValidationError(
+                f"The file is {upload.size // 1024} KiB; chainscan reads at most "
+                f"{settings.CHAINSCAN_CHECK_MAX_BYTES // 1024} KiB here. A chain of 10 "
+                "certificates is about 20 KiB."
+            )
+        return self._within_limit(data, "file")
 
     def clean_host(self) -> str | None:
         from .engine.targets import TargetError, normalise_hostname
@@ -137,6 +181,30 @@ class CheckForm(forms.Form):
             return normalise_hostname(value)
         except TargetError as exc:
             raise forms.ValidationError(str(exc)) from None
+
+    def clean_at(self) -> dt.date | None:
+        value: dt.date | None = self.cleaned_data.get("at")
+        if value is not None and not AS_OF_RANGE[0] <= value <= AS_OF_RANGE[1]:
+            raise forms.ValidationError(
+                f"pick a day between {AS_OF_RANGE[0]:%Y} and {AS_OF_RANGE[1]:%Y}"
+            )
+        return value
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        text = data.get("pem") or ""
+        upload = data.get("upload")
+        if self.errors:
+            return data
+        if not text.strip() and not upload:
+            self.add_error("pem", "paste a chain, or choose a file to upload")
+            return data
+        raw = upload if upload else text.encode("utf-8", "replace")
+        try:
+            data["chain"] = read_bundle(raw)
+        except BundleError as exc:
+            self.add_error("upload" if upload else "pem", str(exc))
+        return data
 
 
 class ServerFixForm(forms.Form):

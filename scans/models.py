@@ -40,6 +40,8 @@ class Certificate(models.Model):
     not_before = models.DateTimeField(null=True)
     not_after = models.DateTimeField(null=True)
     spki_sha256 = models.CharField(max_length=64, blank=True)
+    # The thumbprint Windows tools show (certlm.msc, Cert: drive, IIS bindings).
+    sha1 = models.CharField(max_length=40, blank=True)
     ski = models.CharField(max_length=128, blank=True)
     aki = models.CharField(max_length=128, blank=True)
     signature_algorithm = models.CharField(max_length=100)
@@ -666,3 +668,32 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.channel_id} ({self.status})"
+class CheckResult(models.Model):
+    """A pasted chain's analysis ("Check a chain"), kept so its permalink reopens it.
+
+    The engine's report JSON (with DER, for the downloads) is stored as it was
+    produced: a check is judged once, at its "as of" time, and never rewritten.
+    Viewable by whoever holds the token, like a scan's permalink.
+    """
+
+    token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    hostname = models.CharField(max_length=253, blank=True)
+    # The moment the chain was judged at (the form's "as of" date, else now).
+    evaluated_at = models.DateTimeField()
+    verdict = models.CharField(max_length=10, choices=Scan.Verdict.choices)
+    report = models.JSONField()
+    # What was pasted or uploaded, as PEM, shown under the result.
+    pem = models.TextField()
+
+    class Meta:
+        indexes = [
+            # Pruning old checks by age.
+            models.Index(fields=["created_at"], name="check_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"check {self.hostname or '(no host)'} @ {self.created_at:%Y-%m-%d %H:%M}"

@@ -77,6 +77,8 @@ CERTIFICATE = _closed(
         "aia_issuers": _array(_STR),
         "san": _array(_STR),
         "parse_error": _NSTR,
+        # SHA-1 of the DER: the thumbprint Windows tools show.
+        "sha1": _STR,
         # Only with include_der (the CLI's --der); the API never sends DER.
         "der_base64": _STR,
     },

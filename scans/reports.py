@@ -51,6 +51,9 @@ def certificate_info(row: Certificate) -> CertificateInfo:
         aia_issuers=tuple(row.aia_issuers),
         san=tuple(row.san),
         parse_error=row.parse_error or None,
+        # Rows stored before the column existed are filled by the migration;
+        # an empty value is derived from the DER by the engine.
+        sha1=row.sha1,
     )
 
 

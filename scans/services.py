@@ -390,6 +390,7 @@ def _certificate_row(info: CertificateInfo) -> Certificate:
         not_before=info.not_before,
         not_after=info.not_after,
         spki_sha256=info.spki_sha256,
+        sha1=info.sha1,
         ski=info.ski or "",
         aki=info.aki or "",
         signature_algorithm=info.signature_algorithm[:100],

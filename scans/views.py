@@ -7,6 +7,7 @@ import datetime as dt
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,6 +18,7 @@ from . import history, presenters, ratelimit, scanning, services
 from .access import (
     browsable_scans,
     can_browse,
+    check_for_permalink,
     dashboard_allowed,
     dashboard_view,
     scan_for_permalink,
@@ -24,18 +26,20 @@ from .access import (
 )
 from .clients import client_ip
 from .engine.analysis import analyse
-from .engine.certs import pem_bundle
+from .engine.certs import certificate_file, chain_file, describe, pem_bundle
+from .engine.report import EndpointReport, Report
 from .engine.targets import Target, TargetError, parse_target
 from .forms import (
     CheckForm,
     CompareForm,
     DiffForm,
+    DownloadForm,
     HistoryPageForm,
     PemForm,
     ScanForm,
     ServerFixForm,
 )
-from .models import Host, Scan
+from .models import CheckResult, Host, Scan
 from .reports import report_from_scan, scans_with_report_data, served_chains
 
 
@@ -49,7 +53,12 @@ def healthz(request: HttpRequest) -> HttpResponse:
 def home(request: HttpRequest, form_only: bool = False) -> HttpResponse:
     """The scan form. A signed-in user whose team watches anything lands on the
     overview instead; the form stays one click away (/scan)."""
-    if request.method == "GET" and not form_only and _watching(request):
+    if (
+        request.method == "GET"
+        and not form_only
+        and _QUEUED_KEY not in request.session
+        and _watching(request)
+    ):
         return redirect("overview")
     form = ScanForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -68,9 +77,25 @@ def home(request: HttpRequest, form_only: bool = False) -> HttpResponse:
                 _watch_scanned(request, scans)
         if len(scans) == 1:
             return redirect("report", token=scans[0].token)
-        return redirect("overview" if form.cleaned_data["watch"] else "home")
+        if form.cleaned_data["watch"]:
+            return redirect("overview")
+        # Post/redirect/get: the page after it lists what was queued, once.
+        request.session[_QUEUED_KEY] = [s.token for s in scans]
+        return redirect("home")
     status = 400 if request.method == "POST" else 200
-    return render(request, "scans/home.html", _home_context(request, form), status=status)
+    context = _home_context(request, form)
+    if request.method == "GET":
+        tokens = request.session.pop(_QUEUED_KEY, None) or []
+        context["queued"] = list(
+            Scan.objects.filter(token__in=tokens[:100])
+            .select_related("host")
+            .order_by("host__hostname")
+        )
+    return render(request, "scans/home.html", context, status=status)
+
+
+_QUEUED_KEY = "chainscan_queued"
+RECENT_HOSTS = 25
 
 
 def _watching(request: HttpRequest) -> bool:
@@ -94,10 +119,32 @@ def _watch_scanned(request: HttpRequest, scans: list[Scan]) -> None:
 
 
 def _home_context(request: HttpRequest, form: ScanForm) -> dict[str, object]:
-    recent = Scan.objects.select_related("host").order_by("-requested_at", "-id")
+    return {"form": form, "recent": _recent_by_host(request)}
+
+
+def _recent_by_host(request: HttpRequest) -> list[presenters.HostActivity]:
+    """The hosts the viewer scanned lately, newest first: the latest scan of each
+    and the verdict of the latest finished one. Three queries, however many scans."""
+    scans = browsable_scans(request)
     if request.user.is_authenticated and settings.CHAINSCAN_REQUIRE_LOGIN:
-        recent = recent.filter(requested_by=request.user)
-    return {"form": form, "recent": recent[:25]}
+        scans = scans.filter(requested_by=request.user)
+    newest = scans.filter(host=OuterRef("pk")).order_by("-requested_at", "-id")
+    hosts = (
+        Host.objects.annotate(
+            latest_id=Subquery(newest.values("pk")[:1]),
+            finished_id=Subquery(newest.filter(status__in=history.FINISHED).values("pk")[:1]),
+            latest_at=Subquery(newest.values("requested_at")[:1]),
+        )
+        .filter(latest_id__isnull=False)
+        .order_by("-latest_at", "-latest_id")[:RECENT_HOSTS]
+    )
+    rows = list(hosts.values_list("pk", "latest_id", "finished_id"))
+    ids = {i for _, a, b in rows for i in (a, b) if i}
+    by_id = Scan.objects.select_related("host").in_bulk(ids)
+    return [
+        presenters.HostActivity(by_id[latest], by_id.get(finished) if finished else None)
+        for _, latest, finished in rows
+    ]
 
 
 @dashboard_view
@@ -137,8 +184,14 @@ def _report_context(request: HttpRequest, scan: Scan) -> dict[str, object]:
     if scan.is_finished:
         full = scans_with_report_data(Scan.objects.filter(pk=scan.pk)).get()
         rep = report_from_scan(full)
+        views = presenters.endpoint_views(rep.endpoints, store=rep.trust_store)
+        base = reverse("report-download", args=[scan.token])
+        for view in views:
+            view.download_base = f"{base}?endpoint={view.index}&"
         context["report"] = rep
-        context["endpoints"] = presenters.endpoint_views(rep.endpoints)
+        context["endpoints"] = views
+        context["summary"] = presenters.summary(rep, views)
+        context["store_words"] = presenters.trust_store_words(scan.trust_store)
         context["scan_findings"] = rep.findings
         # ?server=nginx: the fix for another server than the one the endpoint named.
         server_form = ServerFixForm(request.GET)
@@ -150,9 +203,66 @@ def _report_context(request: HttpRequest, scan: Scan) -> dict[str, object]:
         # browse it anyway (a shared permalink does not open the host's history).
         previous = scan.previous
         context["previous"] = previous if previous and can_browse(request, previous) else None
+        context["newer"] = _newer_scan(request, scan)
     # The canonical link, whatever URL (fragment, query string) rendered this.
     context["permalink"] = request.build_absolute_uri(reverse("report", args=[scan.token]))
     return context
+
+
+def _newer_scan(request: HttpRequest, scan: Scan) -> Scan | None:
+    """The newest finished scan of the same host after ``scan``, if the viewer may browse it.
+
+    A shared incident link must not keep saying BROKEN after the fix; a
+    viewer holding only the link learns nothing of the host's later scans.
+    """
+    if not dashboard_allowed(request):
+        return None
+    latest = history.latest_finished(scan.host, browsable_scans(request))
+    if latest is None or latest.pk == scan.pk:
+        return None
+    newer = Scan.objects.only("token", "verdict", "finished_at", "requested_at").get(pk=latest.pk)
+    if (newer.requested_at, newer.pk) <= (scan.requested_at, scan.pk):
+        return None
+    return newer
+
+
+def _download(endpoint: EndpointReport, form: DownloadForm, name: str) -> HttpResponse:
+    """A file of ``endpoint``'s expected chain (the fix), as the form asks; engine serialises."""
+    chain = endpoint.expected
+    fmt = form.cleaned_data["fmt"]
+    if fmt == "cer":
+        path = [*chain, *([endpoint.anchor] if endpoint.anchor else [])]
+        index = form.cleaned_data.get("cert") or 0
+        if index >= len(path) or path[index].parse_error:
+            raise Http404("no such certificate")
+        cert = path[index]
+        out = certificate_file(cert)
+        filename = f"{(cert.common_name or cert.sha256[:16])}{out.suffix}"
+    else:
+        try:
+            out = chain_file(chain, fmt)
+        except ValueError:
+            raise Http404("this chain is empty") from None
+        filename = f"{name}-{fmt}{out.suffix}"
+    response = HttpResponse(out.data, content_type=out.content_type)
+    # Names come from certificates: keep them to characters safe in a header.
+    safe = "".join(c if c.isalnum() or c in "-._" else "_" for c in filename)[:120]
+    response["Content-Disposition"] = f'attachment; filename="{safe}"'
+    return response
+
+
+@require_GET
+def report_download(request: HttpRequest, token: str) -> HttpResponse:
+    """The fix of one address in the formats servers take: PEM, PKCS#7, DER per certificate."""
+    scan = scan_for_permalink(request, token)
+    form = DownloadForm(request.GET)
+    if not form.is_valid() or not scan.is_finished:
+        raise Http404("no such file")
+    rep = report_from_scan(scans_with_report_data(Scan.objects.filter(pk=scan.pk)).get())
+    index = form.cleaned_data.get("endpoint") or 0
+    if index >= len(rep.endpoints):
+        raise Http404("no such endpoint")
+    return _download(rep.endpoints[index], form, scan.host.hostname)
 
 
 @require_GET
@@ -280,24 +390,80 @@ def scan_diff(request: HttpRequest, token: str, other: str | None = None) -> Htt
 @dashboard_view
 @require_http_methods(["GET", "POST"])
 def check_chain(request: HttpRequest) -> HttpResponse:
-    """Analyse a pasted chain right away. No network: learned issuers only, no AIA fetch."""
-    form = CheckForm(request.POST or None)
-    context: dict[str, object] = {"form": form}
+    """Analyse a pasted or uploaded chain, store the result, and open it at its permalink.
+
+    No network: learned issuers only, no AIA fetch.
+    """
+    form = CheckForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        at = (
+            dt.datetime.combine(data["at"], dt.time(12), tzinfo=dt.UTC)
+            if data.get("at")
+            else timezone.now().astimezone(dt.UTC)
+        )
+        trust = scanning.trust_store()
         analysis = analyse(
-            form.cleaned_data["pem"],
-            hostname=form.cleaned_data["host"],
-            trust=scanning.trust_store(),
-            at=timezone.now().astimezone(dt.UTC),
+            data["chain"],
+            hostname=data["host"],
+            trust=trust,
+            at=at,
             issuers=scanning.LearnedIssuers(),
             fetcher=None,
             limits=scanning.scan_config().analysis,
         )
         endpoint = presenters.checked_endpoint(analysis)
-        context.update(
-            {
-                "endpoint": presenters.endpoint_view(endpoint),
-                "trust_store": scanning.trust_store().name,
-            }
+        rep = Report(
+            host=data["host"] or "",
+            port=0,
+            trust_store=trust.name,
+            evaluated_at=at,
+            endpoints=(endpoint,),
+            verdict=endpoint.verdict,
         )
-    return render(request, "scans/check.html", context, status=400 if form.errors else 200)
+        # Pruning rides on new checks (indexed by age): the table stays bounded
+        # without a scheduler entry of its own.
+        cutoff = timezone.now() - dt.timedelta(days=settings.CHAINSCAN_CHECK_RETENTION_DAYS)
+        CheckResult.objects.filter(created_at__lt=cutoff).delete()
+        result = CheckResult.objects.create(
+            created_by=request.user if request.user.is_authenticated else None,
+            hostname=data["host"] or "",
+            evaluated_at=at,
+            verdict=endpoint.verdict.value,
+            report=rep.to_json(include_der=True),
+            pem=pem_bundle([describe(d) for d in data["chain"]]),
+        )
+        return redirect("check-result", token=result.token)
+    status = 400 if form.errors else 200
+    return render(request, "scans/check.html", {"form": form}, status=status)
+
+
+@require_GET
+def check_result(request: HttpRequest, token: str) -> HttpResponse:
+    """A stored check, at its permalink: the result first, then what was pasted."""
+    result = check_for_permalink(request, token)
+    rep = Report.from_json(result.report)
+    views = presenters.endpoint_views(rep.endpoints, store=rep.trust_store)
+    views[0].download_base = reverse("check-download", args=[result.token]) + "?"
+    context = {
+        "result": result,
+        "report": rep,
+        "endpoint": views[0],
+        "summary": presenters.summary(rep, views, subject="The chain"),
+        "store_words": presenters.trust_store_words(rep.trust_store),
+        "permalink": request.build_absolute_uri(reverse("check-result", args=[result.token])),
+        "form": CheckForm(initial={"host": result.hostname}),
+        "can_scan": dashboard_allowed(request),
+    }
+    return render(request, "scans/check_result.html", context)
+
+
+@require_GET
+def check_download(request: HttpRequest, token: str) -> HttpResponse:
+    """The fix for a checked chain, in the formats servers take."""
+    result = check_for_permalink(request, token)
+    form = DownloadForm(request.GET)
+    if not form.is_valid():
+        raise Http404("no such file")
+    rep = Report.from_json(result.report)
+    return _download(rep.endpoints[0], form, result.hostname or "checked")

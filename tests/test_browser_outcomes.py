@@ -27,7 +27,7 @@ def test_a_served_cross_sign_reads_as_another_path_not_as_an_extra_certificate(
     served = page.locator(".chain.served li.cert")
     assert served.count() == 3
     cross = served.nth(2)
-    assert cross.get_attribute("data-role") == "alternate-path"
+    assert cross.get_attribute("data-engine-role") == "alternate-path"
     assert "another path to a root" in cross.locator(".mark").inner_text()
     assert "not needed by any path" not in page.inner_text("main")
 

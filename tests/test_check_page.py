@@ -30,6 +30,7 @@ def test_a_pasted_x1_chain_is_explained_with_both_names(alice_client):
     response = alice_client.post(
         reverse("check"),
         {"pem": pem(cast.leaf_x3.der, cast.x1.der), "host": "x3.example.com"},
+        follow=True,
     )
     html = response.content.decode()
     assert response.status_code == 200
@@ -46,6 +47,7 @@ def test_a_good_pasted_chain_is_ok_against_a_custom_anchor(alice_client):
     response = alice_client.post(
         reverse("check"),
         {"pem": pem(cast.leaf.der, cast.issuing.der), "host": "www.example.com"},
+        follow=True,
     )
     html = response.content.decode()
     assert "No problems found" in html
@@ -55,7 +57,9 @@ def test_a_good_pasted_chain_is_ok_against_a_custom_anchor(alice_client):
 def test_without_the_anchor_a_private_root_is_reported_untrusted(alice_client):
     cast = pki.cast()
     response = alice_client.post(
-        reverse("check"), {"pem": pem(cast.leaf.der, cast.issuing.der, cast.root.der)}
+        reverse("check"),
+        {"pem": pem(cast.leaf.der, cast.issuing.der, cast.root.der)},
+        follow=True,
     )
     html = response.content.decode()
     assert 'data-code="untrusted-root"' in html

@@ -119,6 +119,14 @@ def test_loopback_is_refused_without_allow_private(capsys):
     assert "loopback" in report["error"]
 
 
+def test_a_blocked_address_reads_could_not_scan_not_broken(capsys):
+    code, out, _ = run(capsys, "scan", "127.0.0.1:443")
+    assert code == 2
+    assert out.splitlines()[0] == "chainscan report for 127.0.0.1 — COULD NOT SCAN"
+    assert "— could not scan" in out
+    assert "BROKEN" not in out and "— broken" not in out
+
+
 def test_a_refused_connection_exits_two_with_the_reason(capsys):
     code, out, _ = run(
         capsys, "scan", f"{HOST}:{free_port()}", "--ip", "127.0.0.1", "--allow-private"

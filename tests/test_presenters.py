@@ -11,7 +11,7 @@ from scans.presenters import endpoint_views
 from tests import factories, pki
 
 
-def test_addresses_serving_the_same_chain_share_one_section_and_the_odd_one_has_its_own():
+def test_addresses_serving_the_same_chain_share_one_section_worst_first():
     c = factories.chains()
     report = factories.engine_report(
         {
@@ -25,13 +25,14 @@ def test_addresses_serving_the_same_chain_share_one_section_and_the_odd_one_has_
 
     views = endpoint_views(report.endpoints)
 
-    assert [v.title for v in views] == ["192.0.2.10:443", "192.0.2.12:443", "192.0.2.13:443"]
-    healthy = views[0]
+    # Worst first: the stale node and the one that is down before the healthy ones.
+    assert [v.title for v in views] == ["192.0.2.12:443", "192.0.2.13:443", "192.0.2.10:443"]
+    healthy = views[2]
     assert healthy.endpoint.verdict.value == "ok"
     assert healthy.also == ["192.0.2.11:443", "[2001:db8::10]:443", "192.0.2.10:443 without SNI"]
-    stale = views[1]
+    stale = views[0]
     assert stale.endpoint.verdict.value == "broken" and stale.also == []
-    down = views[2]
+    down = views[1]
     assert down.endpoint.error == "connect-failed" and down.also == []
     # Each section keeps the index of its own endpoint, for its PEM downloads.
     assert [report.endpoints[v.index] for v in views] == [v.endpoint for v in views]
@@ -53,26 +54,35 @@ def test_two_failed_addresses_are_never_folded_together():
 # --- roles: the engine decides them, the page shows them ----------------------------------
 
 
-def _served_marks(html: str) -> list[tuple[str, str]]:
-    """(role, note) of each served certificate on the report page, in order."""
-    served = html.split('<div class="chain served">', 1)[1].split('<div class="chain expected">')[0]
-    return re.findall(
-        r'data-role="([^"]*)">\s*<div class="cert-head"><strong>[^<]*</strong> <span class="mark">([^<]*)</span>',
-        served,
-    )
+def _served_marks(html: str, served: list[bytes]) -> list[tuple[str, str]]:
+    """(engine role, note) of each served certificate on the report page, in order."""
+    import hashlib
+
+    found = {
+        sha: (role, note)
+        for sha, role, note in re.findall(
+            r'data-sha256="([0-9a-f]{64})" data-role="[^"]*" data-engine-role="([^"]*)">\s*'
+            r'<div class="cert-head"><strong class="cert-name">[^<]*</strong> '
+            r'<span class="role">([^<]*)</span>',
+            html,
+        )
+    }
+    return [found[hashlib.sha256(der).hexdigest()] for der in served]
 
 
 def test_a_valid_cross_sign_is_shown_as_another_path_not_as_extra(alice, alice_client):
     c = pki.cast()
-    scan = factories.record_scan([c.leaf_x3.der, c.x3.der, c.root_cross.der], user=alice)
+    served = [c.leaf_x3.der, c.x3.der, c.root_cross.der]
+    scan = factories.record_scan(served, user=alice)
 
     html = alice_client.get(reverse("report", args=[scan.token])).content.decode()
 
     assert scan.verdict == "ok"
-    assert "not needed by any path" not in html
-    marks = _served_marks(html)
+    assert "not needed" not in html
+    marks = _served_marks(html, served)
     assert [role for role, _ in marks] == ["leaf", "in-place", "alternate-path"]
     assert "another path to a root (a cross-sign)" in marks[2][1]
+    assert "sent but not needed" not in marks[2][1]
 
 
 def test_a_scan_recorded_before_roles_existed_still_shows_each_certificates_place(
@@ -80,12 +90,23 @@ def test_a_scan_recorded_before_roles_existed_still_shows_each_certificates_plac
 ):
     c = pki.cast()
     other = pki.intermediate("Unrelated CA", c.other_root)
-    scan = factories.record_scan([c.leaf_x3.der, c.x3.der, other.der], user=alice)
+    served = [c.leaf_x3.der, c.x3.der, other.der]
+    scan = factories.record_scan(served, user=alice)
     # What 0004 leaves for chains stored before the engine reported roles.
     ChainEntry.objects.filter(outcome__endpoints__scan=scan).update(role="")
 
     html = alice_client.get(reverse("report", args=[scan.token])).content.decode()
 
-    marks = _served_marks(html)
+    marks = _served_marks(html, served)
     assert [role for role, _ in marks] == ["leaf", "in-place", "extra"]
-    assert marks[2][1] == "not needed by any path"
+    assert marks[2][1] == "sent but not needed"
+def test_trust_stores_are_named_as_people_say_them():
+    from scans.presenters import trust_store_words
+
+    assert trust_store_words("mozilla") == "Mozilla"
+    assert (
+        trust_store_words("mozilla+file root.pem+Corp Root CA")
+        == "Mozilla, plus your anchors: root.pem, Corp Root CA"
+    )
+    assert trust_store_words("none+test root") == "only your anchors: test root"
+    assert trust_store_words("system") == "this machine's system store"

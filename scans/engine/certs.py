@@ -12,6 +12,9 @@ import binascii
 import datetime as dt
 import hashlib
 from collections.abc import Iterator
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -211,6 +214,51 @@ def to_pem(der: bytes) -> str:
 
 def pem_bundle(certs: list[CertificateInfo] | tuple[CertificateInfo, ...]) -> str:
     return "".join(to_pem(c.der) for c in certs)
+
+
+# The files a server's configuration takes, by the name a download asks for.
+# fullchain: leaf first then intermediates (nginx, HAProxy, Caddy, Apache >=
+# 2.4.8); chain: the intermediates alone (Apache < 2.4.8's
+# SSLCertificateChainFile, ACM's "certificate chain" box); p7b: PKCS#7
+# certs-only, what Windows' certificate import wizard and Java's keytool read.
+CHAIN_FORMATS = ("fullchain", "chain", "p7b")
+
+
+@dataclass(frozen=True)
+class ChainFile:
+    """Bytes to save, with the content type and the file name ending to use."""
+
+    data: bytes
+    content_type: str
+    suffix: str
+
+
+def chain_file(chain: Sequence[CertificateInfo], fmt: str) -> ChainFile:
+    """Serialise a chain (leaf first) into one of ``CHAIN_FORMATS``.
+
+    Certificates that do not parse are left out: no server can use them, and
+    PKCS#7 cannot carry them.
+
+    Raises:
+        ValueError: for an unknown format, or when nothing is left to write.
+    """
+    readable = [c for c in chain if c.parse_error is None]
+    if fmt == "chain":
+        readable = readable[1:]
+    if not readable:
+        raise ValueError("this chain has no certificate to write in that format")
+    if fmt in ("fullchain", "chain"):
+        return ChainFile(pem_bundle(readable).encode("ascii"), "application/x-pem-file", ".pem")
+    if fmt == "p7b":
+        parsed = [x509.load_der_x509_certificate(c.der) for c in readable]
+        data = pkcs7.serialize_certificates(parsed, serialization.Encoding.DER)
+        return ChainFile(data, "application/x-pkcs7-certificates", ".p7b")
+    raise ValueError(f"unknown chain format {fmt!r}")
+
+
+def certificate_file(cert: CertificateInfo) -> ChainFile:
+    """One certificate as DER ``.cer`` (what Windows double-clicks open)."""
+    return ChainFile(cert.der, "application/pkix-cert", ".cer")
 
 
 def read_bundle(data: bytes) -> list[bytes]:

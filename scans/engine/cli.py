@@ -204,10 +204,17 @@ def _finding_text(f: Finding, indent: str) -> list[str]:
     return lines
 
 
+def _outcome_words(verdict: str, *, scanned: bool) -> str:
+    """The one-word outcome; a scan that read no chain has no verdict on one."""
+    return verdict if scanned else "could not scan"
+
+
 def render_text(report: Report) -> str:
     head = report.host + (f":{report.port}" if report.port not in (0, 443) else "")
+    scanned = not report.error or any(e.served for e in report.endpoints)
+    outcome = _outcome_words(report.verdict.value, scanned=scanned).upper()
     lines = [
-        f"chainscan report for {head or 'chain file'} — {report.verdict.value.upper()}",
+        f"chainscan report for {head or 'chain file'} — {outcome}",
         f"trust store: {report.trust_store}; evaluated at {report.evaluated_at:%Y-%m-%d %H:%M:%S %Z}",
     ]
     if report.valid_until:
@@ -222,7 +229,8 @@ def render_text(report: Report) -> str:
         sni = "" if e.sni is None else (f" (SNI {e.sni})" if e.sni else "")
         if e.sni is None:
             sni = " (without SNI)"
-        lines.append(f"== {where}{sni} — {e.verdict.value}")
+        outcome = _outcome_words(e.verdict.value, scanned=not (e.error and not e.served))
+        lines.append(f"== {where}{sni} — {outcome}")
         if e.tls_version:
             lines.append(f"   {e.tls_version} {e.cipher}")
         if e.served:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,6 +93,9 @@ class CertificateInfo:
         parse_error: why the bytes are not a certificate, else ``None``.
         spki_sha256: hex SHA-256 of the SubjectPublicKeyInfo. Two certificates
             with the same value hold the same key (the X1/X3 case).
+        sha1: hex SHA-1 of the DER bytes, the "thumbprint" Windows tools
+            (certlm.msc, PowerShell's Cert: drive, IIS) show; derived from
+            ``der`` when not given.
     """
 
     sha256: str
@@ -113,6 +118,13 @@ class CertificateInfo:
     aia_issuers: tuple[str, ...] = ()
     san: tuple[str, ...] = ()
     parse_error: str | None = None
+    sha1: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.sha1 and self.der:
+            # Frozen: set once, from the bytes, so every source (a handshake,
+            # a stored row, old JSON without the field) carries it.
+            object.__setattr__(self, "sha1", hashlib.sha1(self.der).hexdigest())  # noqa: S324 - a thumbprint, not security
 
     @property
     def label(self) -> str:
@@ -148,6 +160,67 @@ class Finding:
     fix: str
     certificates: tuple[str, ...] = ()
     clients: tuple[str, ...] = ()
+
+    @property
+    def summary(self) -> str:
+        """The first sentence of ``detail``: what is wrong, in one line."""
+        return sentences(self.detail)[0] if self.detail else ""
+
+    @property
+    def steps(self) -> tuple[FixStep, ...]:
+        """``fix`` as numbered steps (see ``fix_steps``)."""
+        return fix_steps(self.fix)
+
+
+@dataclass(frozen=True)
+class FixStep:
+    """One step of a fix; ``items`` is an inline list it carried ("1. leaf … 2. …")."""
+
+    text: str
+    items: tuple[str, ...] = ()
+
+
+# A sentence ends at ". " before a capital letter, a digit or a quote, but not
+# after a list number ("1. Leaf"); certificate references ("CN=R3 (sha256
+# 1a2b…)") carry no such sequence.
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\b\d\.)\s+(?=[A-Z0-9'\"(])")
+# An inline numbered list inside one sentence: "…: 1. leaf X 2. intermediate Y — …".
+_INLINE_ITEM = re.compile(r"(?:^|\s)(\d{1,2})[.)]\s+")
+_LIST_TAIL = re.compile(r"\s+—\s+")
+
+
+def sentences(text: str) -> list[str]:
+    """Split prose into sentences."""
+    return [p for p in _SENTENCE_END.split(text.strip()) if p]
+
+
+def fix_steps(fix: str) -> tuple[FixStep, ...]:
+    """A fix text as steps a person follows one by one.
+
+    The catalogue writes a fix as prose ("Stop serving X. Serve, in this order:
+    1. leaf A 2. intermediate B — download …"). Each sentence becomes a step;
+    an inline numbered list becomes the items of its step, and what follows
+    the list after a dash becomes a step of its own.
+    """
+    steps: list[FixStep] = []
+    for sentence in sentences(fix):
+        numbers = list(_INLINE_ITEM.finditer(sentence))
+        if len(numbers) >= 2 and numbers[0].group(1) == "1":
+            head = sentence[: numbers[0].start()].strip()
+            items = [
+                sentence[m.end() : (numbers[i + 1].start() if i + 1 < len(numbers) else None)]
+                for i, m in enumerate(numbers)
+            ]
+            tail = ""
+            last = _LIST_TAIL.split(items[-1], maxsplit=1)
+            if len(last) == 2:
+                items[-1], tail = last
+            steps.append(FixStep(head, tuple(i.strip() for i in items)))
+            if tail:
+                steps.append(FixStep(tail.strip()[:1].upper() + tail.strip()[1:]))
+        else:
+            steps.append(FixStep(sentence))
+    return tuple(steps)
 
 
 @dataclass(frozen=True)
@@ -437,6 +510,7 @@ __all__ = [
     "EndpointReport",
     "Finding",
     "PlatformVerdict",
+    "FixStep",
     "Report",
     "Role",
     "Severity",

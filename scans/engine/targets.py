@@ -81,8 +81,9 @@ def normalise_hostname(text: str) -> str:
     ip = parse_ip(host)
     if ip is not None:
         return str(ip)
-    if any(c.isspace() or ord(c) < 0x20 or c in "/\\@?#[]<>\"'`" for c in host):
-        raise TargetError(f"{text!r} contains characters a host name cannot have")
+    bad = next((c for c in host if c.isspace() or ord(c) < 0x20 or c in "/\\@?#[]<>\"'`"), None)
+    if bad is not None:
+        raise TargetError(f"{text!r} is not a host name: {_char_words(bad)} is not allowed")
     if re.fullmatch(r"[0-9.]+|0x[0-9a-f.x]+|[0-9a-fx.]*0x[0-9a-f]+", host.lower()):
         # 2130706433, 0x7f.1, 127.1: numeric forms that resolvers turn into
         # addresses. They are not host names; ask for the dotted address.
@@ -93,7 +94,7 @@ def normalise_hostname(text: str) -> str:
     try:
         ascii_host = _a_labels(host)
     except (idna.IDNAError, UnicodeError) as exc:
-        raise TargetError(f"{text!r} is not a valid host name ({exc})") from None
+        raise TargetError(f"{text!r} is not a host name: {_idna_words(host, exc)}") from None
     ascii_host = ascii_host.lower()
     if len(ascii_host) > MAX_HOSTNAME_LENGTH:
         raise TargetError(f"the host name is longer than {MAX_HOSTNAME_LENGTH} characters")
@@ -102,10 +103,48 @@ def normalise_hostname(text: str) -> str:
         # Underscores appear in real (non-hostname) DNS names; allow them as
         # browsers do, but nothing else outside LDH.
         if not _LABEL_RE.match(label.replace("_", "a")):
-            raise TargetError(f"{text!r} is not a valid host name (bad label {label!r})")
+            raise TargetError(
+                f"{text!r} is not a host name: {label!r} may hold only letters, digits, "
+                "'-' and '_', and not start or end with '-'"
+            )
     if labels[-1].isdigit():
-        raise TargetError(f"{text!r} is not a valid host name (the last label is a number)")
+        raise TargetError(f"{text!r} is not a host name: the last part is a number")
     return ascii_host
+
+
+def _char_words(c: str) -> str:
+    if c == " ":
+        return "a space"
+    if c.isspace() or ord(c) < 0x20 or not c.isprintable():
+        return f"the invisible character U+{ord(c):04X}"
+    return repr(c)
+
+
+# The IDNA library's messages, in the words of someone typing a host name.
+_IDNA_WORDS = (
+    ("Empty Label", "it has two dots in a row"),
+    ("Label too long", "a part between dots is longer than 63 characters"),
+    (
+        "must not start or end with a hyphen",
+        "a part between dots cannot start or end with a hyphen",
+    ),
+    ("3rd and 4th", "a part cannot have '--' in the third and fourth place"),
+    ("Invalid A-label", "a part starting with 'xn--' is not valid punycode"),
+    ("Domain too long", f"it is too long (more than {MAX_HOSTNAME_LENGTH} characters)"),
+)
+_CODEPOINT = re.compile(r"Codepoint U\+([0-9A-Fa-f]{4,6})")
+
+
+def _idna_words(host: str, exc: Exception) -> str:
+    """Why ``host`` is not a host name, without the IDNA library's vocabulary."""
+    message = str(exc)
+    match = _CODEPOINT.search(message)
+    if match:
+        return f"{_char_words(chr(int(match.group(1), 16)))} is not allowed"
+    for needle, words in _IDNA_WORDS:
+        if needle.lower() in message.lower():
+            return words
+    return "it is not a valid internationalised host name"
 
 
 def _a_labels(host: str) -> str:

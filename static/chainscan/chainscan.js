@@ -13,3 +13,15 @@ document.addEventListener("click", (event) => {
     done();
   }
 });
+
+// A printed report (for a change ticket) shows every explanation: open each
+// <details> for the print, and close again the ones that were closed.
+let openedForPrint = [];
+window.addEventListener("beforeprint", () => {
+  openedForPrint = Array.from(document.querySelectorAll("details:not([open])"));
+  openedForPrint.forEach((d) => { d.open = true; });
+});
+window.addEventListener("afterprint", () => {
+  openedForPrint.forEach((d) => { d.open = false; });
+  openedForPrint = [];
+});
