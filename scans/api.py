@@ -29,7 +29,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from . import history, ratelimit, services
-from .access import ScanPruned, browsable_scans, browse_scope, scan_for_permalink
+from .access import ScanPruned, browsable_scans, scan_for_permalink
 from .clients import client_ip
 from .engine.diff import diff_to_json
 from .engine.policy import parse_ip

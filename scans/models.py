@@ -668,6 +668,8 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.channel_id} ({self.status})"
+
+
 class CheckResult(models.Model):
     """A pasted chain's analysis ("Check a chain"), kept so its permalink reopens it.
 

@@ -175,6 +175,8 @@ def legacy_roles(endpoint: EndpointReport) -> tuple[tuple[str, ...], tuple[str, 
         Role.SERVED if c.sha256 in served_set else Role.NOT_SERVED for c in endpoint.expected
     ]
     return tuple(served), tuple(expected)
+
+
 @dataclass(frozen=True)
 class ServedCert:
     """What a host's timeline needs of a served certificate (no DER, no parsing)."""

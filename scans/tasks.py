@@ -105,6 +105,8 @@ def prune_unchanged_scans() -> int:
     if count:
         log.info("pruned %s routine rescans older than %s days", count, days)
     return count
+
+
 @shared_task(
     ignore_result=True,
     acks_late=True,

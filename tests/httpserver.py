@@ -149,7 +149,6 @@ def tarpit_host(tarpit: Tarpit, host: str, *, count: int, urls: int) -> list[TLS
     return servers
 
 
-
 class HookReceiver:
     """A real HTTP server that records every POST (a webhook, chat or ntfy receiver).
 

@@ -429,6 +429,8 @@ def test_a_finding_text_is_stored_within_its_cap(settings):
     stored = scan.findings.get(detail__startswith="CN=xxx")
     assert len(stored.detail) == 4000
     assert stored.detail.endswith("…")
+
+
 # --- change detection people can trust (recorded scans) ---------------------------------
 
 

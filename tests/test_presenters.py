@@ -100,6 +100,8 @@ def test_a_scan_recorded_before_roles_existed_still_shows_each_certificates_plac
     marks = _served_marks(html, served)
     assert [role for role, _ in marks] == ["leaf", "in-place", "extra"]
     assert marks[2][1] == "sent but not needed"
+
+
 def test_trust_stores_are_named_as_people_say_them():
     from scans.presenters import trust_store_words
 

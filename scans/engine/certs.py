@@ -11,9 +11,7 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
-from collections.abc import Iterator
-import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from cryptography import x509

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 from .aia import HttpIssuerFetcher
 from .analysis import AnalysisLimits, IssuerFetcher, IssuerSource, analyse
-from .errors import FetchError
 from .diagnosis import hostname_matches
+from .errors import FetchError
 from .findings import LEGACY, make_finding
 from .network import (
     OpenSSLProber,

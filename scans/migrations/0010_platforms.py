@@ -6,12 +6,12 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('scans', '0002_watch'),
+        ('scans', '0009_alerts'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='endpoint',
+            model_name='outcome',
             name='platforms',
             field=models.JSONField(default=list),
         ),

@@ -95,7 +95,7 @@ def forward(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("scans", "0003_outcomes"),
+        ("scans", "0004_outcomes"),
     ]
 
     operations = [

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("scans", "0002_watch"),
+        ("scans", "0006_outcomes_drop"),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('scans', '0004_outcomes_data'),
+        ('scans', '0005_outcomes_data'),
     ]
 
     operations = [

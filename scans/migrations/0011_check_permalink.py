@@ -24,7 +24,7 @@ def fill_sha1(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('scans', '0002_watch'),
+        ('scans', '0010_platforms'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

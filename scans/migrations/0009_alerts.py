@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('scans', '0002_watch'),
+        ('scans', '0008_monitoring'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -12,7 +12,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("scans", "0002_watch"),
+        ("scans", "0003_learned_issuers"),
     ]
 
     operations = [

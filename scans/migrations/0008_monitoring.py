@@ -18,7 +18,7 @@ def fill_uids(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("scans", "0002_watch"),
+        ("scans", "0007_change"),
     ]
 
     operations = [
