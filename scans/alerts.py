@@ -259,7 +259,13 @@ class _Evaluation:
 
 def top_finding(scan: Scan) -> Finding | None:
     """The finding a message leads with: the first error, else the first warning."""
-    rows = list(scan.findings.exclude(severity=Finding.Severity.INFO).order_by("position"))
+    # Scan-wide findings hang off the scan; an address's off its (shared) outcome.
+    rows = list(
+        Finding.objects.filter(Q(scan=scan) | Q(outcome__endpoints__scan=scan))
+        .exclude(severity=Finding.Severity.INFO)
+        .order_by("position", "pk")
+        .distinct()
+    )
     errors = [f for f in rows if f.severity == Finding.Severity.ERROR]
     return (errors or rows)[0] if rows else None
 
