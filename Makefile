@@ -19,11 +19,13 @@ $(STAMP): pyproject.toml constraints.txt
 
 # The dashboard with background scans. No environment: SQLite and a filesystem
 # broker (no Redis). With DATABASE_URL / CELERY_BROKER_URL: Postgres and Redis.
+# DEBUG is on here (settings default to off) unless the environment says otherwise.
 run: $(STAMP)
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py bootstrap
-	@echo "chainscan: dashboard at http://$(HOST):$(PORT)/ (worker runs alongside; Ctrl-C stops both)"
-	@trap 'kill 0' EXIT INT TERM; \
+	@export DEBUG=$${DEBUG:-true}; set -e; \
+	$(BIN)/python manage.py migrate --noinput; \
+	$(BIN)/python manage.py bootstrap; \
+	echo "chainscan: dashboard at http://$(HOST):$(PORT)/ (worker runs alongside; Ctrl-C stops both)"; \
+	trap 'kill 0' EXIT INT TERM; \
 	  $(BIN)/celery -A chainscan worker -B --loglevel=INFO \
 	    --schedule "$${CHAINSCAN_VAR_DIR:-var}/celerybeat-schedule" & \
 	  $(BIN)/python manage.py runserver $(HOST):$(PORT)

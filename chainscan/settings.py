@@ -1,8 +1,10 @@
 """chainscan settings, read from the environment.
 
-Defaults work on a laptop (SQLite, DEBUG on, a filesystem broker so no Redis is
-needed). Production sets DEBUG=false, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL
-and CELERY_BROKER_URL; `.env.example` lists every variable. Parsing is strict:
+Defaults work on a laptop (SQLite, a filesystem broker so no Redis is needed),
+except DEBUG: it is off unless asked for (`make run` and the tests set
+DEBUG=true), so a forgotten variable never serves debug pages with the
+published development key. Production sets SECRET_KEY, ALLOWED_HOSTS,
+DATABASE_URL and CELERY_BROKER_URL; `.env.example` lists every variable. Parsing is strict:
 `DEBUG=ture` raises ImproperlyConfigured instead of silently meaning False.
 """
 
@@ -98,12 +100,17 @@ def env_rate(name: str, default: str) -> tuple[int, int]:
 
 # --- Core --------------------------------------------------------------------
 
-DEBUG = env_bool("DEBUG", True)
+# Off by default: debug pages print settings (broker URLs) and the development
+# key below is public. `make run` turns it on explicitly.
+DEBUG = env_bool("DEBUG", False)
 _DEV_SECRET = "django-insecure-chainscan-development-key-never-use-in-production"  # noqa: S105
 SECRET_KEY = env_str("SECRET_KEY") or ""
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is false (set SECRET_KEY or SECRET_KEY_FILE; "
+            "on a development laptop set DEBUG=true, as `make run` does)"
+        )
     SECRET_KEY = _DEV_SECRET
 elif SECRET_KEY == _DEV_SECRET and not DEBUG:
     raise ImproperlyConfigured("the development SECRET_KEY must not be used with DEBUG=false")

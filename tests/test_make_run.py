@@ -52,6 +52,7 @@ def test_make_run_serves_the_dashboard_and_finishes_a_scan_without_postgres_or_r
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("CHAINSCAN_", "DATABASE_", "CELERY_", "DJANGO_"))
+        and k not in ("DEBUG", "SECRET_KEY")
     }
     env.update(
         {
@@ -89,8 +90,10 @@ def test_make_run_serves_the_dashboard_and_finishes_a_scan_without_postgres_or_r
                 "from django.contrib.auth.models import User; "
                 "User.objects.create_user('newcomer', password='not-a-secret-0')"
             )
-            manage(env, "shell", "-c", create_user)
-            token = manage(env, "api_token", "newcomer").strip().splitlines()[-1]
+            # make run sets DEBUG=true for its own processes; the operator's shell does too.
+            dev = {**env, "DEBUG": "true"}
+            manage(dev, "shell", "-c", create_user)
+            token = manage(dev, "api_token", "newcomer").strip().splitlines()[-1]
 
             queued = call(
                 f"{base}/api/scans", token=token, body={"host": HOST, "port": server.port}
