@@ -98,6 +98,19 @@ def env_rate(name: str, default: str) -> tuple[int, int]:
     return int(match.group(1)), {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
 
 
+def env_networks(name: str) -> list[str]:
+    """A comma-separated list of CIDRs (a bare address is a /32 or /128)."""
+    values = env_list(name, [])
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: {value!r} is not a network (e.g. 172.16.0.0/12)"
+            ) from None
+    return values
+
+
 # --- Core --------------------------------------------------------------------
 
 # Off by default: debug pages print settings (broker URLs) and the development
@@ -131,6 +144,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: forwarded headers from anyone but CHAINSCAN_TRUSTED_PROXIES are dropped.
+    "scans.middleware.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "scans.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -244,6 +259,12 @@ if BEHIND_TLS_PROXY:
 # further left was written by the client and is not believed. With 0, the
 # client is REMOTE_ADDR. Rate limits and "requested from" use this address.
 CHAINSCAN_PROXY_HOPS = env_int("CHAINSCAN_PROXY_HOPS", 1 if BEHIND_TLS_PROXY else 0, minimum=0)
+# The addresses (CIDRs) the reverse proxy connects from. X-Forwarded-For and
+# X-Forwarded-Proto are believed only when the immediate peer (REMOTE_ADDR) is
+# in one of them (scans.middleware.TrustedProxyMiddleware); anyone reaching the
+# app's port directly is taken at its word for nothing. Empty: nobody is
+# trusted (system check chainscan.W003 warns behind a TLS proxy).
+CHAINSCAN_TRUSTED_PROXIES = env_networks("CHAINSCAN_TRUSTED_PROXIES")
 # The health check comes over plain HTTP from inside the container.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 

@@ -1,11 +1,13 @@
-"""A strict Content-Security-Policy: a page that shows server-sent text must not run
-anything but our own scripts, even if an escaping bug ever slipped through."""
+"""Request-wide protections: forwarded headers believed only from the operator's
+proxies, and a strict Content-Security-Policy."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+
+from .clients import FORWARDED_HEADERS, from_trusted_proxy
 
 POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -14,7 +16,29 @@ POLICY = (
 )
 
 
+class TrustedProxyMiddleware:
+    """Drop X-Forwarded-* unless the peer is in CHAINSCAN_TRUSTED_PROXIES.
+
+    First in MIDDLEWARE: Django's own SECURE_PROXY_SSL_HEADER (is_secure, the
+    https redirect, secure cookies) and every later reader then see only what a
+    trusted proxy wrote. Someone who reaches gunicorn directly cannot claim
+    https or another client address.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not from_trusted_proxy(request):
+            for name in FORWARDED_HEADERS:
+                request.META.pop(name, None)
+        return self.get_response(request)
+
+
 class ContentSecurityPolicyMiddleware:
+    """A page that shows server-sent text must not run anything but our own
+    scripts, even if an escaping bug ever slipped through."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 

@@ -91,7 +91,9 @@ def test_a_missing_trust_anchor_file_is_a_system_check_error() -> None:
 
 def _settings_variables() -> set[str]:
     text = (ROOT / "chainscan" / "settings.py").read_text()
-    names = set(re.findall(r'env_(?:str|bool|int|float|list|choice|rate)\(\s*"([A-Z_]+)"', text))
+    names = set(
+        re.findall(r'env_(?:str|bool|int|float|list|choice|rate|networks)\(\s*"([A-Z_]+)"', text)
+    )
     return names
 
 
@@ -173,3 +175,11 @@ def test_booting_with_debug_unset_and_no_secret_key_fails_loudly() -> None:
     assert result.returncode != 0
     assert "SECRET_KEY must be set when DEBUG is false" in result.stderr
     assert "DEBUG=true" in result.stderr  # the hint for a developer's laptop
+
+
+def test_compose_publishes_gunicorn_on_loopback_only_and_names_its_trusted_proxy() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    web = compose["services"]["web"]
+    assert all(str(p).startswith("127.0.0.1:") for p in web["ports"]), web["ports"]
+    assert web["environment"]["BEHIND_TLS_PROXY"] == "true"
+    assert web["environment"]["CHAINSCAN_TRUSTED_PROXIES"]
