@@ -10,6 +10,7 @@ DATABASE_URL and CELERY_BROKER_URL; `.env.example` lists every variable. Parsing
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import os
 import re
@@ -140,6 +141,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "axes",
     "scans",
 ]
 
@@ -156,6 +158,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into its page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "chainscan.urls"
@@ -214,6 +218,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Sign-in throttling (django-axes): AxesStandaloneBackend refuses a locked-out
+# account or address before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -431,6 +441,23 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+
+# --- Sign-in throttling (django-axes) ----------------------------------------
+# Failures are counted in the cache above (Redis with CACHE_URL: shared by
+# every web process; axes.W001 warns when it is per-process memory), per
+# account and, separately, per client address: a guesser is stopped whether
+# they try many passwords on one account or one password on many accounts.
+# After CHAINSCAN_LOGIN_FAILURES failures even the right password is refused
+# until CHAINSCAN_LOGIN_COOLOFF seconds pass without another failure.
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = env_int("CHAINSCAN_LOGIN_FAILURES", 10, minimum=1)
+AXES_COOLOFF_TIME = dt.timedelta(seconds=env_int("CHAINSCAN_LOGIN_COOLOFF", 900, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_CLIENT_IP_CALLABLE = "scans.clients.client_ip"
+AXES_LOCKOUT_CALLABLE = "scans.accounts.login_locked_out"
+# Nothing to show in the admin with the cache handler (its tables stay empty).
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
 
 LOGGING = {
     "version": 1,

@@ -17,6 +17,8 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "x" * 20 + "a-long-random-production-secret-key-9f8e7d6c5b4a",
     "ALLOWED_HOSTS": "chainscan.example.com",
     "DATABASE_URL": "sqlite:////tmp/chainscan-deploy-check.sqlite3",
+    # Sign-in throttles and rate limits are counted in a cache every process shares.
+    "CACHE_URL": "redis://127.0.0.1:6379/15",
 }
 
 
@@ -40,6 +42,12 @@ def test_check_deploy_is_clean_with_production_settings() -> None:
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_warns_when_sign_in_failures_are_counted_per_process() -> None:
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "CACHE_URL"}
+    result = run_manage("check", "--deploy", env=env)
+    assert "axes.W001" in result.stderr + result.stdout
 
 
 def test_a_misspelt_boolean_refuses_to_boot() -> None:
