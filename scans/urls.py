@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import api, views
+from . import accounts, api, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,6 +15,7 @@ urlpatterns = [
     path("r/<str:token>/diff/<str:other>", views.scan_diff, name="diff"),
     path("hosts/<str:slug>", views.host_history, name="host"),
     path("hosts/<str:slug>/latest", views.host_latest, name="host-latest"),
+    path("account/tokens", accounts.tokens, name="tokens"),
     path("healthz", views.healthz, name="healthz"),
     *api.urlpatterns,
 ]
