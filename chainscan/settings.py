@@ -333,6 +333,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = env_int(
 )
 if int(str(CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"])) <= CELERY_TASK_TIME_LIMIT:
     raise ImproperlyConfigured("CHAINSCAN_VISIBILITY_TIMEOUT must exceed the task time limit")
+# A scan's task retries only database errors, with exponential backoff (2 s,
+# 4 s, … capped at this many seconds); once the retries are spent the scan
+# fails at once with the reason.
+CHAINSCAN_TASK_MAX_RETRIES = env_int("CHAINSCAN_TASK_MAX_RETRIES", 5, minimum=0)
+CHAINSCAN_TASK_RETRY_BACKOFF_MAX = env_int("CHAINSCAN_TASK_RETRY_BACKOFF_MAX", 60, minimum=1)
+# A scan still queued after this many seconds is failed by the sweeper (no
+# worker running, or its message lost with Redis' data).
+CHAINSCAN_QUEUED_TIMEOUT = env_int("CHAINSCAN_QUEUED_TIMEOUT", 6 * 3600, minimum=60)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
