@@ -150,6 +150,8 @@ MIDDLEWARE = [
     "scans.middleware.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "scans.middleware.ContentSecurityPolicyMiddleware",
+    # Postgres full or busy: 503 + Retry-After instead of a 500.
+    "scans.middleware.DatabaseOverloadMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -356,6 +358,41 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_POOL = env_choice("CHAINSCAN_WORKER_POOL", "threads", ("threads", "prefork", "solo"))
 CELERY_WORKER_CONCURRENCY = env_int("CHAINSCAN_WORKER_CONCURRENCY", 16, minimum=1)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Database connections: bounded in every process --------------------------
+# With Postgres, each process (a gunicorn worker, `make run`'s runserver, a
+# Celery worker) draws its connections from one psycopg pool of at most
+# DATABASE_POOL_MAX_SIZE. Without it, runserver (a thread per request) kept a
+# persistent connection per request thread: a burst of 1,000 API submissions
+# from 16 clients left Postgres with "too many clients" and 455 answers were
+# 500s (tests/test_db_burst.py, bench/bench_burst.py). A request that waits
+# DATABASE_POOL_TIMEOUT seconds for a connection, or finds Postgres full, is
+# answered 503 with Retry-After (scans.middleware.DatabaseOverloadMiddleware).
+# The pool replaces persistent connections (Django requires CONN_MAX_AGE=0
+# with it): a connection goes back to the pool at the end of each request or
+# task, still open, so the ~10 ms of opening one is paid once, as before.
+# Prepared statements (DATABASE_PREPARED_STATEMENTS) live on the server
+# connection, which the pool keeps: they keep paying off. An external pooler
+# in transaction mode is what breaks them; behind one, set DATABASE_POOL=false
+# (persistent connections, DATABASE_CONN_MAX_AGE) and prepared statements off.
+# Sizing (README, "Database connections"): web processes x threads + worker
+# processes x concurrency + beat must stay below Postgres' max_connections.
+DATABASE_POOL = env_bool("DATABASE_POOL", True)
+DATABASE_POOL_MAX_SIZE = env_int(
+    "DATABASE_POOL_MAX_SIZE", CELERY_WORKER_CONCURRENCY, minimum=1
+)  # a worker needs one per thread; a web process opens only what it uses at once
+DATABASE_POOL_TIMEOUT = env_float("DATABASE_POOL_TIMEOUT", 10.0)
+CHAINSCAN_OVERLOAD_RETRY_AFTER = env_int("CHAINSCAN_OVERLOAD_RETRY_AFTER", 2, minimum=1)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DATABASE_POOL_MAX_SIZE,
+        "timeout": DATABASE_POOL_TIMEOUT,
+        # Django adds check=ConnectionPool.check_connection (CONN_HEALTH_CHECKS
+        # is on): after a Postgres restart a dead connection is replaced on
+        # checkout instead of failing the request.
+    }
 # Celery's Django fix-up closes the database connection before and after every
 # task unless this is set; reconnecting to Postgres costs ~10 ms of CPU, more
 # than a scan's queries. scans.tasks checks the connection before each task
@@ -439,6 +476,9 @@ CHAINSCAN_TRUST_ANCHORS = env_str("CHAINSCAN_TRUST_ANCHORS") or ""
 CHAINSCAN_REQUIRE_LOGIN = env_bool("CHAINSCAN_REQUIRE_LOGIN", True)
 CHAINSCAN_PUBLIC_PERMALINKS = env_bool("CHAINSCAN_PUBLIC_PERMALINKS", True)
 CHAINSCAN_SUBMIT_RATE = env_rate("CHAINSCAN_SUBMIT_RATE", "120/m")
+# Scans one team (a user and everyone sharing a group) may have queued or
+# running at once; more are refused with 429 until some finish. 0: no cap.
+CHAINSCAN_TEAM_MAX_UNFINISHED = env_int("CHAINSCAN_TEAM_MAX_UNFINISHED", 500, minimum=0)
 CHAINSCAN_DEDUP_SECONDS = env_int("CHAINSCAN_DEDUP_SECONDS", 30, minimum=0)
 CHAINSCAN_HISTORY_PAGE_SIZE = env_int("CHAINSCAN_HISTORY_PAGE_SIZE", 50, minimum=1)
 

@@ -23,6 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.paginator import EmptyPage, Paginator
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import path, re_path, reverse
 from django.utils import timezone
@@ -121,6 +122,8 @@ def api_view(
                 return view(request, *args, **kwargs)
             except Http404:
                 return error(404, "not-found", NOT_FOUND)
+            except (OperationalError, InterfaceError):
+                raise  # the database is full or down: a 503 (DatabaseOverloadMiddleware)
             except Exception:
                 log.exception("API error on %s %s", request.method, request.path)
                 return error(500, "internal-error", "chainscan hit an internal error")
@@ -186,6 +189,9 @@ def scans_create(request: HttpRequest) -> HttpResponse:
     pins = _pins(data)
     if isinstance(pins, JsonResponse):
         return pins
+    busy = ratelimit.team_check(request)
+    if busy is not None:
+        return error(429, "team-busy", busy)
     limited = ratelimit.check(request)
     if limited is not None:
         return error(429, "rate-limited", limited)
