@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml constraints.txt
 # broker (no Redis). With DATABASE_URL / CELERY_BROKER_URL: Postgres and Redis.
 # DEBUG is on here (settings default to off) unless the environment says otherwise.
 run: $(STAMP)
-	@export DEBUG=$${DEBUG:-true}; set -e; \
+	@export DEBUG=$${DEBUG:-true}; set -e; mkdir -p "$${CHAINSCAN_VAR_DIR:-var}"; \
 	$(BIN)/python manage.py migrate --noinput; \
 	$(BIN)/python manage.py bootstrap; \
 	echo "chainscan: dashboard at http://$(HOST):$(PORT)/ (worker runs alongside; Ctrl-C stops both)"; \
@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_scan.py
 	$(BIN)/python bench/bench_history.py
 	$(BIN)/python bench/bench_load.py
+	$(BIN)/python bench/bench_burst.py
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .mypy_cache

@@ -14,6 +14,7 @@ import datetime as dt
 import ipaddress
 import os
 import re
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -383,7 +384,12 @@ DATABASE_POOL_MAX_SIZE = env_int(
 )  # a worker needs one per thread; a web process opens only what it uses at once
 DATABASE_POOL_TIMEOUT = env_float("DATABASE_POOL_TIMEOUT", 10.0)
 CHAINSCAN_OVERLOAD_RETRY_AFTER = env_int("CHAINSCAN_OVERLOAD_RETRY_AFTER", 2, minimum=1)
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL:
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not DATABASE_POOL:
+    if "runserver" in sys.argv:
+        # runserver serves each request on a new thread: a persistent
+        # connection would be left open by every thread (the burst above).
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
@@ -396,9 +402,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABAS
 # Celery's Django fix-up closes the database connection before and after every
 # task unless this is set; reconnecting to Postgres costs ~10 ms of CPU, more
 # than a scan's queries. scans.tasks checks the connection before each task
-# instead (CONN_MAX_AGE and CONN_HEALTH_CHECKS, as for a web request). Each
-# worker thread keeps one connection: Postgres' max_connections must cover
-# workers x concurrency + web processes.
+# instead (CONN_MAX_AGE and CONN_HEALTH_CHECKS, as for a web request; with
+# the pool below, closing hands the connection back, still open). Each
+# worker thread holds at most one connection: Postgres' max_connections must
+# cover workers x concurrency + web processes (README, "Database connections").
 CELERY_DB_REUSE_MAX = 1000
 # Tests give each run its own queue so stale messages never reach them.
 CELERY_TASK_DEFAULT_QUEUE = env_str("CHAINSCAN_QUEUE") or "celery"

@@ -147,9 +147,12 @@ class BurstResult:
     wall: float = 0.0
 
 
-def burst(base: str, token: str, *, submissions: int = 1000, threads: int = 16) -> BurstResult:
+def burst(
+    base: str, token: str, *, submissions: int = 1000, threads: int = 16, give_up: int = 0
+) -> BurstResult:
     """``submissions`` POST /api/scans from ``threads`` client threads, each on its
-    own keep-alive-less connection per request; a 503 is retried after its Retry-After."""
+    own keep-alive-less connection per request; a 503 is retried after its Retry-After
+    (``give_up`` times at most, then counted under "gave up"; 0: forever)."""
     result = BurstResult()
     lock = threading.Lock()
     numbers = iter(range(submissions))
@@ -162,6 +165,7 @@ def burst(base: str, token: str, *, submissions: int = 1000, threads: int = 16) 
             if number is None:
                 return
             body = json.dumps({"host": f"h{number:05d}.burst.test", "port": 9})
+            attempts = 0
             while True:
                 conn = http.client.HTTPConnection(host, int(port), timeout=60)
                 try:
@@ -193,6 +197,11 @@ def burst(base: str, token: str, *, submissions: int = 1000, threads: int = 16) 
                     with lock:
                         result.overloaded += 1
                         result.retry_after_missing += retry_after is None
+                    attempts += 1
+                    if give_up and attempts > give_up:
+                        with lock:
+                            result.other["gave up"] = result.other.get("gave up", 0) + 1
+                        break
                     time.sleep(float(retry_after or 1))
                     continue
                 with lock:
