@@ -295,7 +295,9 @@ def document(server: str) -> dict[str, Any]:
                         "401": _UNAUTHORISED,
                         "403": _err("A read-only API token (read-only-token)"),
                         "413": _err("The body is too large"),
-                        "429": _err("Rate limited"),
+                        "429": _err(
+                            "Rate limited (rate-limited), or the team has too many scans unfinished (team-busy)"
+                        ),
                     },
                 }
             },
