@@ -5,7 +5,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    DJANGO_SETTINGS_MODULE=chainscan.settings
+    DJANGO_SETTINGS_MODULE=chainscan.settings \
+    DEBUG=false
 
 RUN groupadd --system chainscan && useradd --system --gid chainscan --home-dir /app chainscan
 WORKDIR /app

@@ -22,7 +22,8 @@ $(STAMP): pyproject.toml constraints.txt
 # Alert mails go to files under var/mail, so a newcomer can read them.
 run: export EMAIL_BACKEND ?= django.core.mail.backends.filebased.EmailBackend
 # A `.env` file (KEY=value lines, see .env.example) is read first if present;
-# variables already set in the environment win over it.
+# variables already set in the environment win over it. DEBUG is on here
+# (settings default to off) unless the environment or .env says otherwise.
 # Celery warns when its worker runs as root (a container's default user). The
 # worker here only speaks JSON (never pickle), so the warning is advice, not a
 # refusal: `make run` silences that one warning class; the production image
@@ -35,6 +36,7 @@ run: $(STAMP)
 	    key="$${line%%=*}"; value="$${line#*=}"; value="$${value%[\"\']}"; value="$${value#[\"\']}"; \
 	    [ -n "$${!key+x}" ] || export "$$key=$$value"; \
 	  done < "$(ENV_FILE)"; echo "chainscan: read $(ENV_FILE)"; fi; \
+	export DEBUG=$${DEBUG:-true}; mkdir -p "$${CHAINSCAN_VAR_DIR:-var}"; \
 	$(BIN)/python manage.py migrate --noinput && \
 	$(BIN)/python manage.py bootstrap && \
 	echo "chainscan: dashboard at http://$(HOST):$(PORT)/ (worker runs alongside; Ctrl-C stops both)" && \
@@ -58,7 +60,8 @@ cli: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy scans chainscan
+	# Type checking loads the settings: a development boot, not a production one.
+	DEBUG=true $(BIN)/mypy scans chainscan
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -80,6 +83,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_load.py
 	$(BIN)/python bench/bench_monitor.py
 	$(BIN)/python bench/bench_alerts.py
+	$(BIN)/python bench/bench_burst.py
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .mypy_cache

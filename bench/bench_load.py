@@ -232,6 +232,7 @@ def bench_env(
             "CHAINSCAN_VAR_DIR": str(var),
             "CHAINSCAN_ALLOW_PRIVATE_ADDRESSES": "true",
             "CHAINSCAN_SUBMIT_RATE": "0",
+            "CHAINSCAN_TEAM_MAX_UNFINISHED": "0",  # one user submits them all
             "CHAINSCAN_RESOLVE_OVERRIDES": overrides,
             "CHAINSCAN_TRUST_ANCHORS": str(anchors),
             "LOG_LEVEL": "WARNING",

@@ -95,6 +95,7 @@ def stack_rounds(rounds: int) -> list[float]:
             "CHAINSCAN_SUBMIT_RATE": "0",
             "CHAINSCAN_DEDUP_SECONDS": "0",
             "CHAINSCAN_QUEUE": "bench-scan",
+            "DEBUG": "true",  # a laptop benchmark; settings default to off
             "CHAINSCAN_RESOLVE_OVERRIDES": f"{HOST}=127.0.0.1",
             "DJANGO_SETTINGS_MODULE": "chainscan.settings",
             "PYTHONPATH": str(ROOT),

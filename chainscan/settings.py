@@ -1,16 +1,20 @@
 """chainscan settings, read from the environment.
 
-Defaults work on a laptop (SQLite, DEBUG on, a filesystem broker so no Redis is
-needed). Production sets DEBUG=false, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL
-and CELERY_BROKER_URL; `.env.example` lists every variable. Parsing is strict:
+Defaults work on a laptop (SQLite, a filesystem broker so no Redis is needed),
+except DEBUG: it is off unless asked for (`make run` and the tests set
+DEBUG=true), so a forgotten variable never serves debug pages with the
+published development key. Production sets SECRET_KEY, ALLOWED_HOSTS,
+DATABASE_URL and CELERY_BROKER_URL; `.env.example` lists every variable. Parsing is strict:
 `DEBUG=ture` raises ImproperlyConfigured instead of silently meaning False.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import os
 import re
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -96,14 +100,32 @@ def env_rate(name: str, default: str) -> tuple[int, int]:
     return int(match.group(1)), {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
 
 
+def env_networks(name: str) -> list[str]:
+    """A comma-separated list of CIDRs (a bare address is a /32 or /128)."""
+    values = env_list(name, [])
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: {value!r} is not a network (e.g. 172.16.0.0/12)"
+            ) from None
+    return values
+
+
 # --- Core --------------------------------------------------------------------
 
-DEBUG = env_bool("DEBUG", True)
+# Off by default: debug pages print settings (broker URLs) and the development
+# key below is public. `make run` turns it on explicitly.
+DEBUG = env_bool("DEBUG", False)
 _DEV_SECRET = "django-insecure-chainscan-development-key-never-use-in-production"  # noqa: S105
 SECRET_KEY = env_str("SECRET_KEY") or ""
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is false (set SECRET_KEY or SECRET_KEY_FILE; "
+            "on a development laptop set DEBUG=true, as `make run` does)"
+        )
     SECRET_KEY = _DEV_SECRET
 elif SECRET_KEY == _DEV_SECRET and not DEBUG:
     raise ImproperlyConfigured("the development SECRET_KEY must not be used with DEBUG=false")
@@ -120,12 +142,17 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "axes",
     "scans",
 ]
 
 MIDDLEWARE = [
+    # First: forwarded headers from anyone but CHAINSCAN_TRUSTED_PROXIES are dropped.
+    "scans.middleware.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "scans.middleware.ContentSecurityPolicyMiddleware",
+    # Postgres full or busy: 503 + Retry-After instead of a 500.
+    "scans.middleware.DatabaseOverloadMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -136,6 +163,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # A pruned permalink (CHAINSCAN_KEEP_UNCHANGED_DAYS) answers 410, not 404.
     "scans.middleware.PrunedScanMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into its page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "chainscan.urls"
@@ -195,6 +224,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in throttling (django-axes): AxesStandaloneBackend refuses a locked-out
+# account or address before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -239,6 +274,12 @@ if BEHIND_TLS_PROXY:
 # further left was written by the client and is not believed. With 0, the
 # client is REMOTE_ADDR. Rate limits and "requested from" use this address.
 CHAINSCAN_PROXY_HOPS = env_int("CHAINSCAN_PROXY_HOPS", 1 if BEHIND_TLS_PROXY else 0, minimum=0)
+# The addresses (CIDRs) the reverse proxy connects from. X-Forwarded-For and
+# X-Forwarded-Proto are believed only when the immediate peer (REMOTE_ADDR) is
+# in one of them (scans.middleware.TrustedProxyMiddleware); anyone reaching the
+# app's port directly is taken at its word for nothing. Empty: nobody is
+# trusted (system check chainscan.W003 warns behind a TLS proxy).
+CHAINSCAN_TRUSTED_PROXIES = env_networks("CHAINSCAN_TRUSTED_PROXIES")
 # The health check comes over plain HTTP from inside the container.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
@@ -299,6 +340,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = env_int(
 )
 if int(str(CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"])) <= CELERY_TASK_TIME_LIMIT:
     raise ImproperlyConfigured("CHAINSCAN_VISIBILITY_TIMEOUT must exceed the task time limit")
+# A scan's task retries only database errors, with exponential backoff (2 s,
+# 4 s, … capped at this many seconds); once the retries are spent the scan
+# fails at once with the reason.
+CHAINSCAN_TASK_MAX_RETRIES = env_int("CHAINSCAN_TASK_MAX_RETRIES", 5, minimum=0)
+CHAINSCAN_TASK_RETRY_BACKOFF_MAX = env_int("CHAINSCAN_TASK_RETRY_BACKOFF_MAX", 60, minimum=1)
+# A scan still queued after this many seconds is failed by the sweeper (no
+# worker running, or its message lost with Redis' data).
+CHAINSCAN_QUEUED_TIMEOUT = env_int("CHAINSCAN_QUEUED_TIMEOUT", 6 * 3600, minimum=60)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -314,12 +363,53 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_POOL = env_choice("CHAINSCAN_WORKER_POOL", "threads", ("threads", "prefork", "solo"))
 CELERY_WORKER_CONCURRENCY = env_int("CHAINSCAN_WORKER_CONCURRENCY", 16, minimum=1)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Database connections: bounded in every process --------------------------
+# With Postgres, each process (a gunicorn worker, `make run`'s runserver, a
+# Celery worker) draws its connections from one psycopg pool of at most
+# DATABASE_POOL_MAX_SIZE. Without it, runserver (a thread per request) kept a
+# persistent connection per request thread: a burst of 1,000 API submissions
+# from 16 clients left Postgres with "too many clients" and 455 answers were
+# 500s (tests/test_db_burst.py, bench/bench_burst.py). A request that waits
+# DATABASE_POOL_TIMEOUT seconds for a connection, or finds Postgres full, is
+# answered 503 with Retry-After (scans.middleware.DatabaseOverloadMiddleware).
+# The pool replaces persistent connections (Django requires CONN_MAX_AGE=0
+# with it): a connection goes back to the pool at the end of each request or
+# task, still open, so the ~10 ms of opening one is paid once, as before.
+# Prepared statements (DATABASE_PREPARED_STATEMENTS) live on the server
+# connection, which the pool keeps: they keep paying off. An external pooler
+# in transaction mode is what breaks them; behind one, set DATABASE_POOL=false
+# (persistent connections, DATABASE_CONN_MAX_AGE) and prepared statements off.
+# Sizing (README, "Database connections"): web processes x threads + worker
+# processes x concurrency + beat must stay below Postgres' max_connections.
+DATABASE_POOL = env_bool("DATABASE_POOL", True)
+DATABASE_POOL_MAX_SIZE = env_int(
+    "DATABASE_POOL_MAX_SIZE", CELERY_WORKER_CONCURRENCY, minimum=1
+)  # a worker needs one per thread; a web process opens only what it uses at once
+DATABASE_POOL_TIMEOUT = env_float("DATABASE_POOL_TIMEOUT", 10.0)
+CHAINSCAN_OVERLOAD_RETRY_AFTER = env_int("CHAINSCAN_OVERLOAD_RETRY_AFTER", 2, minimum=1)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not DATABASE_POOL:
+    if "runserver" in sys.argv:
+        # runserver serves each request on a new thread: a persistent
+        # connection would be left open by every thread (the burst above).
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DATABASE_POOL_MAX_SIZE,
+        "timeout": DATABASE_POOL_TIMEOUT,
+        # Django adds check=ConnectionPool.check_connection (CONN_HEALTH_CHECKS
+        # is on): after a Postgres restart a dead connection is replaced on
+        # checkout instead of failing the request.
+    }
 # Celery's Django fix-up closes the database connection before and after every
 # task unless this is set; reconnecting to Postgres costs ~10 ms of CPU, more
 # than a scan's queries. scans.tasks checks the connection before each task
-# instead (CONN_MAX_AGE and CONN_HEALTH_CHECKS, as for a web request). Each
-# worker thread keeps one connection: Postgres' max_connections must cover
-# workers x concurrency + web processes.
+# instead (CONN_MAX_AGE and CONN_HEALTH_CHECKS, as for a web request; with
+# the pool below, closing hands the connection back, still open). Each
+# worker thread holds at most one connection: Postgres' max_connections must
+# cover workers x concurrency + web processes (README, "Database connections").
 CELERY_DB_REUSE_MAX = 1000
 # Tests give each run its own queue so stale messages never reach them.
 CELERY_TASK_DEFAULT_QUEUE = env_str("CHAINSCAN_QUEUE") or "celery"
@@ -346,21 +436,6 @@ CELERY_BEAT_SCHEDULE = {
 # --- chainscan ---------------------------------------------------------------
 
 CHAINSCAN_ALLOW_PRIVATE_ADDRESSES = env_bool("CHAINSCAN_ALLOW_PRIVATE_ADDRESSES", False)
-
-
-def env_networks(name: str) -> list[str]:
-    """A comma-separated list of networks (CIDR); a typo fails the boot."""
-    networks = env_list(name, [])
-    for net in networks:
-        try:
-            ipaddress.ip_network(net, strict=False)
-        except ValueError:
-            raise ImproperlyConfigured(
-                f"{name}: {net!r} is not a network (e.g. 10.0.0.0/8)"
-            ) from None
-    return networks
-
-
 CHAINSCAN_ALLOWED_NETWORKS = env_networks("CHAINSCAN_ALLOWED_NETWORKS")
 
 
@@ -415,6 +490,9 @@ CHAINSCAN_TRUST_ANCHORS = env_str("CHAINSCAN_TRUST_ANCHORS") or ""
 CHAINSCAN_REQUIRE_LOGIN = env_bool("CHAINSCAN_REQUIRE_LOGIN", True)
 CHAINSCAN_PUBLIC_PERMALINKS = env_bool("CHAINSCAN_PUBLIC_PERMALINKS", True)
 CHAINSCAN_SUBMIT_RATE = env_rate("CHAINSCAN_SUBMIT_RATE", "120/m")
+# Scans one team (a user and everyone sharing a group) may have queued or
+# running at once; more are refused with 429 until some finish. 0: no cap.
+CHAINSCAN_TEAM_MAX_UNFINISHED = env_int("CHAINSCAN_TEAM_MAX_UNFINISHED", 500, minimum=0)
 CHAINSCAN_DEDUP_SECONDS = env_int("CHAINSCAN_DEDUP_SECONDS", 30, minimum=0)
 CHAINSCAN_HISTORY_PAGE_SIZE = env_int("CHAINSCAN_HISTORY_PAGE_SIZE", 50, minimum=1)
 # Prune routine rescans ("no change") older than this many days; 0 keeps everything.
@@ -501,14 +579,7 @@ CHAINSCAN_NOTIFY_TIMEOUT = env_float("CHAINSCAN_NOTIFY_TIMEOUT", 10.0)
 CHAINSCAN_NOTIFY_MAX_RESPONSE = env_int("CHAINSCAN_NOTIFY_MAX_RESPONSE", 64 * 1024, minimum=1024)
 # Receivers on private networks (an internal Mattermost, a loopback relay):
 # the scanner's address policy applies to notifications too.
-CHAINSCAN_NOTIFY_ALLOWED_NETWORKS = env_list("CHAINSCAN_NOTIFY_ALLOWED_NETWORKS", [])
-for _net in CHAINSCAN_NOTIFY_ALLOWED_NETWORKS:
-    try:
-        ipaddress.ip_network(_net, strict=False)
-    except ValueError:
-        raise ImproperlyConfigured(
-            f"CHAINSCAN_NOTIFY_ALLOWED_NETWORKS: {_net!r} is not a network (e.g. 10.0.0.0/8)"
-        ) from None
+CHAINSCAN_NOTIFY_ALLOWED_NETWORKS = env_networks("CHAINSCAN_NOTIFY_ALLOWED_NETWORKS")
 # Grouping: a message waits until no row of its group (one certificate, kind
 # and threshold on one channel) arrived for this long, at most GROUP_MAX.
 CHAINSCAN_NOTIFY_GROUP_SECONDS = env_int("CHAINSCAN_NOTIFY_GROUP_SECONDS", 10, minimum=0)
@@ -553,6 +624,27 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+
+# --- Sign-in throttling (django-axes) ----------------------------------------
+# Failures are counted in the cache above (Redis with CACHE_URL: shared by
+# every web process; axes.W001 warns when it is per-process memory), per
+# account and, separately, per client address: a guesser is stopped whether
+# they try many passwords on one account or one password on many accounts.
+# After CHAINSCAN_LOGIN_FAILURES failures even the right password is refused
+# until CHAINSCAN_LOGIN_COOLOFF seconds pass without another failure.
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = env_int("CHAINSCAN_LOGIN_FAILURES", 10, minimum=1)
+AXES_COOLOFF_TIME = dt.timedelta(seconds=env_int("CHAINSCAN_LOGIN_COOLOFF", 900, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_CLIENT_IP_CALLABLE = "scans.clients.client_ip"
+AXES_LOCKOUT_CALLABLE = "scans.accounts.login_locked_out"
+# Nothing to show in the admin with the cache handler (its tables stay empty).
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
+# `make run` (DEBUG) serves from one runserver process: its in-memory cache is
+# the one every request shares, so the per-process warning is noise there.
+# Production (DEBUG off) keeps it: several gunicorn workers need CACHE_URL.
+SILENCED_SYSTEM_CHECKS = ["axes.W001"] if DEBUG and not env_str("CACHE_URL") else []
 
 LOGGING = {
     "version": 1,

@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
-from django.contrib import admin, messages
-from django.http import HttpRequest
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.cache import add_never_cache_headers
 
 from .engine.certs import BundleError, read_bundle
 from .models import ApiToken, Certificate, Channel, Host, Incident, Notification, Scan, TrustAnchor
@@ -57,22 +62,53 @@ class CertificateAdmin(admin.ModelAdmin):
 
 
 class ApiTokenForm(forms.ModelForm):
+    # Set per request by ApiTokenAdmin.get_form: who is creating the token.
+    issuer: Any = None
+
     class Meta:
         model = ApiToken
-        fields = ["user", "name"]
+        fields = ["user", "name", "expires_at", "read_only"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        user = cleaned.get("user")
+        adding = self.instance.pk is None and user is not None and self.issuer is not None
+        # A token acts with all its user's rights: minting one for a superuser
+        # would hand a staff user everything.
+        if adding and not ApiToken.may_issue(by=self.issuer, user=user):
+            self.add_error(
+                "user", "Only superusers may create tokens for another user; pick yourself."
+            )
+        return cleaned
 
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    """Create API tokens for users. The secret is shown once, in a message after
-    saving; only its SHA-256 is stored, so a lost token is replaced, not recovered."""
+    """Create API tokens. The secret is shown once, on the page that answers the
+    save (never in a message: those travel in a cookie); only its SHA-256 is
+    stored, so a lost token is replaced, not recovered. Staff who are not
+    superusers see, change and create only their own tokens."""
 
     form = ApiTokenForm
-    list_display = ["user", "name", "prefix", "created_at", "last_used_at"]
+    list_display = ["user", "name", "prefix", "read_only", "expires_at", "last_used_at"]
     list_select_related = ["user"]
     search_fields = ["user__username", "name", "prefix"]
     raw_id_fields = ["user"]
     readonly_fields = ["prefix", "created_at", "last_used_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiToken]:
+        tokens = super().get_queryset(request)
+        return tokens if request.user.is_superuser else tokens.filter(user=request.user)
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        # A fresh class per call (modelform_factory): safe to set on it.
+        return type(form.__name__, (form,), {"issuer": request.user})
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        return {"user": request.user.pk, **super().get_changeform_initial_data(request)}
 
     def get_readonly_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> list[str]:
         # A token belongs to one user for life: moving it would hand someone
@@ -82,16 +118,26 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def save_model(
         self, request: HttpRequest, obj: ApiToken, form: forms.ModelForm, change: bool
     ) -> None:
-        if change:
-            super().save_model(request, obj, form, change)
-            return
-        key = obj.set_new_key()
+        if not change:
+            obj.set_new_key()  # kept on obj (this request's), not on the shared admin
         super().save_model(request, obj, form, change)
-        messages.warning(
+
+    def response_add(
+        self, request: HttpRequest, obj: ApiToken, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        response = render(
             request,
-            f"The API token for {obj.user} is {key} — copy it now: it is not stored and "
-            "will not be shown again. Send it as 'Authorization: Bearer <token>'.",
+            "admin/scans/apitoken/secret.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "token": obj,
+                "key": obj.new_key,
+                "title": "API token created",
+            },
         )
+        add_never_cache_headers(response)
+        return response
 
 
 @admin.register(Incident)

@@ -23,6 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.paginator import EmptyPage, Paginator
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import path, re_path, reverse
 from django.utils import timezone
@@ -52,11 +53,20 @@ def error(status: int, code: str, message: str) -> JsonResponse:
 
 
 class BadToken(Exception):
-    """A Bearer token was sent and matches no active user's token."""
+    """A Bearer token was sent and matches no active user's token (or has expired)."""
+
+    def __init__(self, code: str = "bad-token", message: str = "the API token is not valid"):
+        super().__init__(message)
+        self.code, self.message = code, message
 
 
-def _token_user(request: HttpRequest) -> Any:
-    """The user of the request's Bearer token; ``None`` without one.
+# Methods that change nothing: all a read-only token may use.
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
+READ_ONLY_MESSAGE = "this API token is read-only: it may GET but not change anything"
+
+
+def _token(request: HttpRequest) -> ApiToken | None:
+    """The request's Bearer token row (its user loaded); ``None`` without one.
 
     Other schemes (a reverse proxy's Basic auth) are not ours and are ignored.
     """
@@ -71,12 +81,14 @@ def _token_user(request: HttpRequest) -> Any:
         )
     except ApiToken.DoesNotExist:
         raise BadToken from None
+    if row.expired:
+        raise BadToken("token-expired", "the API token has expired; make a new one")
     now = timezone.now()
     # Record use at most once a minute: a write per request would cost every
     # API call a commit (the load benchmark posts hundreds a second).
     if row.last_used_at is None or now - row.last_used_at > dt.timedelta(minutes=1):
         ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
-    return row.user
+    return row
 
 
 def api_view(
@@ -93,11 +105,13 @@ def api_view(
                 response["Allow"] = ", ".join(methods)
                 return response
             try:
-                user = _token_user(request)
-            except BadToken:
-                return error(401, "bad-token", "the API token is not valid")
-            if user is not None:
-                request.user = user
+                token = _token(request)
+            except BadToken as exc:
+                return error(401, exc.code, exc.message)
+            if token is not None and token.read_only and request.method not in READ_METHODS:
+                return error(403, "read-only-token", READ_ONLY_MESSAGE)
+            if token is not None:
+                request.user = token.user
             elif write and request.method != "GET":
                 # A session cookie rides along on cross-site requests, and this
                 # view is CSRF-exempt: writes count only a token as identity.
@@ -110,6 +124,8 @@ def api_view(
                 return _pruned(request, gone)
             except Http404:
                 return error(404, "not-found", NOT_FOUND)
+            except (OperationalError, InterfaceError):
+                raise  # the database is full or down: a 503 (DatabaseOverloadMiddleware)
             except Exception:
                 log.exception("API error on %s %s", request.method, request.path)
                 return error(500, "internal-error", "chainscan hit an internal error")
@@ -191,6 +207,9 @@ def scans_create(request: HttpRequest) -> HttpResponse:
     pins = _pins(data)
     if isinstance(pins, JsonResponse):
         return pins
+    busy = ratelimit.team_check(request)
+    if busy is not None:
+        return error(429, "team-busy", busy)
     limited = ratelimit.check(request)
     if limited is not None:
         return error(429, "rate-limited", limited)

@@ -38,6 +38,17 @@ def chainscan_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 id="chainscan.W002",
             )
         )
+    if settings.BEHIND_TLS_PROXY and not settings.CHAINSCAN_TRUSTED_PROXIES:
+        problems.append(
+            Warning(
+                "BEHIND_TLS_PROXY is on but CHAINSCAN_TRUSTED_PROXIES is empty: X-Forwarded-Proto "
+                "and X-Forwarded-For are ignored, so every request looks like plain HTTP from "
+                "the proxy's address.",
+                hint="Set CHAINSCAN_TRUSTED_PROXIES to the address(es) your proxy connects from, "
+                "e.g. 172.16.0.0/12 for a proxy reaching a Docker container.",
+                id="chainscan.W004",
+            )
+        )
     problems += _alert_settings()
     return problems
 

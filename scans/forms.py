@@ -211,3 +211,27 @@ class ServerFixForm(forms.Form):
     """``?server=nginx`` on a report: show the fix for another server than the one detected."""
 
     server = forms.ChoiceField(choices=[("", "(detected)"), *SERVERS], required=False)
+
+
+class ApiTokenCreateForm(forms.Form):
+    """A user's own API token: a label, an optional lifetime, an optional read-only scope."""
+
+    EXPIRY_CHOICES = [
+        ("", "never"),
+        ("7", "7 days"),
+        ("30", "30 days"),
+        ("90", "90 days"),
+        ("365", "1 year"),
+    ]
+
+    name = forms.CharField(max_length=100, initial="api", help_text="To recognise it by.")
+    expires_in_days = forms.TypedChoiceField(
+        choices=EXPIRY_CHOICES, coerce=int, empty_value=None, required=False, label="Expires in"
+    )
+    read_only = forms.BooleanField(
+        required=False, help_text="May read reports but not request scans or change anything."
+    )
+
+
+class ApiTokenRevokeForm(forms.Form):
+    token = forms.IntegerField(min_value=1)

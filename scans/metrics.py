@@ -108,11 +108,12 @@ def metrics_response(request: HttpRequest) -> HttpResponse:
     if request.method != "GET":
         return api.error(405, "method-not-allowed", "use GET")
     try:
-        user = api._token_user(request)
-    except api.BadToken:
-        return api.error(401, "bad-token", "the API token is not valid")
-    if user is None:
+        token = api._token(request)
+    except api.BadToken as exc:
+        return api.error(401, exc.code, exc.message)
+    if token is None:
         return api.error(401, "token-required", api.LOGIN_HINT)
+    user = token.user
     registry = CollectorRegistry(auto_describe=False)
     registry.register(WatchCollector(team_watches(user)))
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -404,7 +404,13 @@ class TrustAnchor(models.Model):
 
 
 class ApiToken(models.Model):
-    """A user's API token. Only its SHA-256 is stored; the token is shown once."""
+    """A user's API token. Only its SHA-256 is stored; the token is shown once.
+
+    Made by its owner (the token page, the admin) or by a superuser for
+    someone else (the admin, ``manage.py api_token``), never by anyone else:
+    a token acts with all of its user's rights. ``expires_at`` (optional) ends
+    it; ``read_only`` lets it GET but not change anything.
+    """
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
@@ -413,10 +419,26 @@ class ApiToken(models.Model):
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     prefix = models.CharField(max_length=8, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Written at most once a minute (scans.api), so it is "last used around".
     last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Leave empty for a token that does not expire."
+    )
+    read_only = models.BooleanField(
+        default=False, help_text="May read (GET) but not request scans or change anything."
+    )
+
+    # The secret just made by set_new_key, on that instance only; never stored.
+    new_key: str | None = None
 
     def __str__(self) -> str:
         return f"{self.user} · {self.name} ({self.prefix}…)"
+
+    @property
+    def expired(self) -> bool:
+        from django.utils import timezone
+
+        return self.expires_at is not None and self.expires_at <= timezone.now()
 
     @staticmethod
     def hash_key(key: str) -> str:
@@ -429,12 +451,28 @@ class ApiToken(models.Model):
         key = "cs_" + secrets.token_urlsafe(32)
         self.key_hash = self.hash_key(key)
         self.prefix = key[3:11]
+        self.new_key = key
         return key
 
+    @staticmethod
+    def may_issue(*, by: Any, user: Any) -> bool:
+        """Whether ``by`` may create a token for ``user``: their own, or a superuser's say."""
+        return bool(by.is_superuser or by.pk == user.pk)
+
     @classmethod
-    def issue(cls, *, user: Any, name: str = "api") -> tuple[ApiToken, str]:
-        """Create a token; return the row and the secret (shown once, never stored)."""
-        row = cls(user=user, name=name)
+    def issue(
+        cls,
+        *,
+        user: Any,
+        name: str = "api",
+        expires_at: Any = None,
+        read_only: bool = False,
+    ) -> tuple[ApiToken, str]:
+        """Create a token; return the row and the secret (shown once, never stored).
+
+        Callers acting for a person check ``may_issue`` first.
+        """
+        row = cls(user=user, name=name, expires_at=expires_at, read_only=read_only)
         key = row.set_new_key()
         row.save()
         return row, key

@@ -412,7 +412,10 @@ def _err(text: str) -> dict[str, Any]:
     return {"description": text, **_json("Error")}
 
 
-_UNAUTHORISED = _err("No API token (or session), or a token that is not valid")
+_UNAUTHORISED = _err(
+    "No API token (or session), or a token that is not valid (bad-token) or has expired "
+    "(token-expired)"
+)
 _TOKEN = {"name": "token", "in": "path", "required": True, "schema": _STR}
 
 
@@ -459,8 +462,11 @@ def document(server: str) -> dict[str, Any]:
                         ),
                         "400": _err("Invalid input"),
                         "401": _UNAUTHORISED,
+                        "403": _err("A read-only API token (read-only-token)"),
                         "413": _err("The body is too large"),
-                        "429": _err("Rate limited"),
+                        "429": _err(
+                            "Rate limited (rate-limited), or the team has too many scans unfinished (team-busy)"
+                        ),
                     },
                 }
             },

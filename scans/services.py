@@ -84,10 +84,13 @@ def scan_request(
 
     window = timezone.now() - dt.timedelta(seconds=settings.CHAINSCAN_DEDUP_SECONDS)
     pinned = sorted(set(pin))
-    scans: list[Scan] = []
     requested_by = cast("User", user) if getattr(user, "is_authenticated", False) else None
+    by_target: dict[Target, Scan] = {}
     with transaction.atomic():
-        for target in targets:
+        # Host rows are locked in one order, whatever order the user typed:
+        # two submissions of "a, b" and "b, a" locking in input order would
+        # each hold one row and wait for the other's (a deadlock, a 500).
+        for target in sorted(set(targets), key=lambda t: (t.host, t.port)):
             # The host row, locked until commit: two submissions of one host at
             # the same moment (a double click, a retried API call) take turns,
             # so the second sees the first's scan instead of making its own.
@@ -108,7 +111,7 @@ def scan_request(
                 else None
             )
             if existing is not None:
-                scans.append(existing)
+                by_target[target] = existing
                 continue
             scan = Scan(
                 host=host,
@@ -117,9 +120,10 @@ def scan_request(
                 pinned_addresses=pinned,
                 watch=watch,
             )
-            scans.append(scan)
-        scans_enqueue(scans=[s for s in scans if s.pk is None])
-    return scans
+            by_target[target] = scan
+        scans_enqueue(scans=[s for s in by_target.values() if s.pk is None])
+    # Returned in the order asked for.
+    return [by_target[target] for target in targets]
 
 
 def scans_enqueue(*, scans: list[Scan]) -> list[Scan]:
@@ -260,12 +264,13 @@ def scans_fail_stuck() -> int:
         error="the scan did not finish within its time limit (the worker may have died); "
         "run it again",
     )
+    waited = dt.timedelta(seconds=settings.CHAINSCAN_QUEUED_TIMEOUT)
     stuck_queued = Scan.objects.filter(
-        status=Scan.Status.QUEUED, requested_at__lt=now - dt.timedelta(hours=6)
+        status=Scan.Status.QUEUED, requested_at__lt=now - waited
     ).update(
         status=Scan.Status.FAILED,
         finished_at=now,
-        error="no worker picked this scan up for 6 hours; is a worker running?",
+        error=f"no worker picked this scan up within {_duration(waited)}; is a worker running?",
     )
     return stuck_running + stuck_queued
 
@@ -333,6 +338,16 @@ def scans_prune_unchanged(*, older_than: dt.timedelta) -> int:
         Scan.objects.filter(pk__in=ids).delete()
         Outcome.objects.filter(pk__in=outcomes, endpoints__isnull=True).delete()
     return len(candidates)
+
+
+def _duration(span: dt.timedelta) -> str:
+    """``6 hours``, ``10 minutes``, ``45 seconds``: the largest whole unit."""
+    seconds = int(span.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} seconds"
 
 
 # --- Recording ---------------------------------------------------------------

@@ -40,9 +40,9 @@ def _reuse_healthy_connections(**_: object) -> None:
     # finding, recorded on the scan, never a retry.
     autoretry_for=(OperationalError, InterfaceError),
     retry_backoff=2,
-    retry_backoff_max=60,
+    retry_backoff_max=settings.CHAINSCAN_TASK_RETRY_BACKOFF_MAX,
     retry_jitter=True,
-    max_retries=5,
+    max_retries=settings.CHAINSCAN_TASK_MAX_RETRIES,
 )
 def run_scan(self, scan_id: int) -> None:  # type: ignore[no-untyped-def]
     scan = services.scan_claim(scan_id=scan_id, retry=self.request.retries > 0)
@@ -62,12 +62,17 @@ def run_scan(self, scan_id: int) -> None:  # type: ignore[no-untyped-def]
         services.scan_fail(
             scan_id=scan_id, error="the scan took longer than its time limit and was stopped"
         )
-    except (OperationalError, InterfaceError):
-        # Show the scan as queued again while the retry waits. The connection
-        # that failed is unusable (Postgres restarted?): drop it first. If the
-        # database is still down this fails too, and the retry's claim
-        # (retry=True) takes the RUNNING row back anyway.
+    except (OperationalError, InterfaceError) as exc:
+        # The connection that failed is unusable (Postgres restarted?): drop it.
         close_old_connections()
+        if self.request.retries >= self.max_retries:
+            # No retry follows: fail the scan now with its reason instead of
+            # leaving it queued until the stuck-scan sweeper gives up on it.
+            _fail_after_retries(scan_id, self.request.retries + 1, exc)
+            return
+        # Show the scan as queued again while the retry waits. If the database
+        # is still down this fails too, and the retry's claim (retry=True)
+        # takes the RUNNING row back anyway.
         try:
             services.scan_release(scan_id=scan_id)
         except (OperationalError, InterfaceError):
@@ -80,6 +85,19 @@ def run_scan(self, scan_id: int) -> None:  # type: ignore[no-untyped-def]
             error="chainscan hit an internal error while scanning this host; the operators "
             "can find the details in the worker log",
         )
+
+
+def _fail_after_retries(scan_id: int, attempts: int, exc: Exception) -> None:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    try:
+        services.scan_fail(
+            scan_id=scan_id,
+            error=f"chainscan could not reach the database to record this scan after "
+            f"{attempts} attempts ({reason[:200]}); run it again",
+        )
+    except (OperationalError, InterfaceError):
+        # Still down: the stuck-scan sweeper fails it once the database is back.
+        log.warning("scan %s: retries exhausted and the database is still unavailable", scan_id)
 
 
 @shared_task(ignore_result=True)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import api, api_watches, channels, views, views_monitor
+from . import accounts, api, api_watches, channels, views, views_monitor
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -24,6 +24,7 @@ urlpatterns = [
     path("channels/<str:public_id>/test", channels.channel_send_test, name="channel-test"),
     path("channels/<str:public_id>/enable", channels.channel_enable, name="channel-enable"),
     path("channels/<str:public_id>/delete", channels.channel_delete, name="channel-delete"),
+    path("account/tokens", accounts.tokens, name="tokens"),
     path("healthz", views.healthz, name="healthz"),
     *views_monitor.urlpatterns,
     # Before the API's catch-all JSON 404.

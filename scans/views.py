@@ -62,7 +62,8 @@ def home(request: HttpRequest, form_only: bool = False) -> HttpResponse:
         return redirect("overview")
     form = ScanForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        limited = ratelimit.check(request, cost=len(form.cleaned_data["targets"]))
+        cost = len(form.cleaned_data["targets"])
+        limited = ratelimit.team_check(request, cost=cost) or ratelimit.check(request, cost=cost)
         if limited is not None:
             form.add_error(None, limited)
             return render(request, "scans/home.html", _home_context(request, form), status=429)

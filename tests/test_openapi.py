@@ -9,6 +9,7 @@ a field added or dropped on either side fails.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_openapi
 from referencing import Registry, Resource
@@ -132,6 +134,17 @@ def _pruned(w: World) -> str:
     return "p" * 43
 
 
+def _expired_token(w: World) -> str:
+    return ApiToken.issue(
+        user=w.broken.requested_by, expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )[1]
+
+
+def _team_busy(w: World) -> list[Any]:
+    w.settings.CHAINSCAN_TEAM_MAX_UNFINISHED = 1  # alice's queued scan fills it
+    return [w.call("post", SCANS, {"host": "three.example.com"})]
+
+
 SCENARIOS: dict[tuple[str, str, str], Scenario] = {
     (SCANS, "post", "202"): lambda w: [
         w.call("post", SCANS, {"host": "example.com", "port": 8443, "ip": "192.0.2.1"})
@@ -143,9 +156,18 @@ SCENARIOS: dict[tuple[str, str, str], Scenario] = {
     (SCANS, "post", "401"): lambda w: [
         w.call("post", SCANS, {"host": "example.com"}, key=None),
         w.call("post", SCANS, {"host": "example.com"}, key="cs_not-a-token"),
+        w.call("post", SCANS, {"host": "example.com"}, key=_expired_token(w)),
+    ],
+    (SCANS, "post", "403"): lambda w: [
+        w.call(
+            "post",
+            SCANS,
+            {"host": "example.com"},
+            key=ApiToken.issue(user=w.broken.requested_by, read_only=True)[1],
+        )
     ],
     (SCANS, "post", "413"): lambda w: [w.call("post", SCANS, b" " * 20_000)],
-    (SCANS, "post", "429"): _rate_limited,
+    (SCANS, "post", "429"): lambda w: [*_rate_limited(w), *_team_busy(w)],
     (SCAN, "get", "200"): lambda w: [
         w.call("get", _url(SCAN, token=w.broken.token)),
         w.call("get", _url(SCAN, token=w.queued.token)),
