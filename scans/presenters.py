@@ -279,6 +279,12 @@ class EndpointView:
         return [r for r in self.served if r.role in ("extra", "wrong", "duplicate", "anchor-sent")]
 
     @property
+    def alternates(self) -> list[ChainRow]:
+        """Served certificates on another valid path (a cross-sign for clients with
+        other roots): needed by some clients, so never called extra."""
+        return [r for r in self.served if r.role == "alternate"]
+
+    @property
     def diagram(self) -> Diagram | None:
         return diagram(self)
 

@@ -143,7 +143,9 @@ def test_an_expired_cross_sign_served_but_on_no_path_is_never_an_expiry_alarm(al
     served = [c.leaf.der, c.issuing.der, c.root_cross_expired.der]
     done = scan(watch, served, host="www.example.com", at=pki.NOW + dt.timedelta(days=31))
     cross = describe(c.root_cross_expired.der).sha256
-    assert cross in set(done.endpoints.values_list("chain__certificate__sha256", flat=True))
+    assert cross in set(
+        done.endpoints.values_list("outcome__chain__certificate__sha256", flat=True)
+    )
     expiry = list(Incident.objects.filter(watch=watch, kind="expiry").values_list("key", flat=True))
     # The leaf (29 days left) is alerted; the expired cross-sign no client uses is not.
     assert expiry == [f"{describe(c.leaf.der).sha256}:30d"]

@@ -113,9 +113,9 @@ def test_the_host_page_and_the_overview_show_open_incidents(alice_client, alice,
     broken_watch(alice)
     host_page = alice_client.get(reverse("host", args=["x3.example.com"])).content.decode()
     assert "Open incidents" in host_page and "right key, wrong name" in host_page
-    assert "Open incidents" in alice_client.get(reverse("home")).content.decode()
+    assert "Open incidents" in alice_client.get(reverse("overview")).content.decode()
     client.force_login(charlie)
-    assert "Open incidents" not in client.get(reverse("home")).content.decode()
+    assert "Open incidents" not in client.get(reverse("overview")).content.decode()
 
 
 def test_the_channels_page_adds_a_channel_and_never_shows_its_url_again(alice_client):
@@ -160,7 +160,7 @@ def test_incident_and_channel_names_are_shown_escaped(alice_client, alice):
         enabled=False,
         disabled_reason="<b>down</b>",
     )
-    for url in (reverse("home"), reverse("channels")):
+    for url in (reverse("overview"), reverse("channels")):
         page = alice_client.get(url).content.decode()
         assert "<script>alert" not in page and "<img src=x" not in page and "<b>down" not in page
-    assert "&lt;script&gt;alert" in alice_client.get(reverse("home")).content.decode()
+    assert "&lt;script&gt;alert" in alice_client.get(reverse("overview")).content.decode()

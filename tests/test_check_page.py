@@ -113,7 +113,9 @@ def test_a_paste_within_the_limit_is_analysed(alice_client, settings):
     settings.CHAINSCAN_CHECK_MAX_BYTES = 8 * 1024
     cast = pki.cast()
 
-    response = alice_client.post(reverse("check"), {"pem": pem(cast.leaf.der, cast.issuing.der)})
+    response = alice_client.post(
+        reverse("check"), {"pem": pem(cast.leaf.der, cast.issuing.der)}, follow=True
+    )
 
     assert response.status_code == 200
     assert 'data-code="' in response.content.decode()

@@ -19,7 +19,7 @@ from django.urls import reverse
 from scans import services
 from scans.engine.certs import describe
 from scans.engine.targets import Target
-from scans.models import Scan
+from scans.models import Finding, Scan
 from tests import factories
 from tests.factories import HOST, chains, queued_scan, record_scan
 
@@ -426,7 +426,7 @@ def test_a_finding_text_is_stored_within_its_cap(settings):
 
     scan = record_report(report)
 
-    stored = scan.findings.get(detail__startswith="CN=xxx")
+    stored = Finding.objects.get(outcome__endpoints__scan=scan, detail__startswith="CN=xxx")
     assert len(stored.detail) == 4000
     assert stored.detail.endswith("…")
 

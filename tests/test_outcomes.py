@@ -126,9 +126,11 @@ def test_two_recorders_of_the_same_new_outcome_share_one_complete_outcome(alice)
 def test_scans_recorded_before_outcomes_read_the_same_after_the_migration():
     executor = MigrationExecutor(connection)
     latest = executor.loader.graph.leaf_nodes()
-    executor.migrate([("scans", "0002_watch")])
+    # The schema just before outcomes existed.
+    before = [("scans", "0003_learned_issuers")]
+    executor.migrate(before)
     try:
-        old = executor.loader.project_state([("scans", "0002_watch")]).apps
+        old = executor.loader.project_state(before).apps
         report = engine_report({A: chains().served_x1(), B: chains().served_x3()})
         token = _record_the_old_way(old, report)
         _record_the_old_way(old, report)  # a rescan: its copies fold into the same outcomes
@@ -150,7 +152,7 @@ def test_scans_recorded_before_outcomes_read_the_same_after_the_migration():
 
 
 def _record_the_old_way(apps, report) -> str:  # type: ignore[no-untyped-def]
-    """Rows as 0002's schema stored a report: chains and findings per endpoint."""
+    """Rows as the schema before outcomes stored a report: chains and findings per endpoint."""
     from scans.services import _certificate_row
 
     Host, Scan0 = apps.get_model("scans", "Host"), apps.get_model("scans", "Scan")
@@ -169,10 +171,12 @@ def _record_the_old_way(apps, report) -> str:  # type: ignore[no-untyped-def]
     for e in report.endpoints:
         for c in (*e.served, *e.expected, *((e.anchor,) if e.anchor else ())):
             row = _certificate_row(c)
+            # Only the columns that schema had (later migrations add more).
+            columns = {f.attname for f in Certificate._meta.concrete_fields}
             fields = {
                 f.attname: getattr(row, f.attname)
                 for f in row._meta.concrete_fields
-                if f.attname not in ("id", "first_seen")
+                if f.attname in columns and f.attname not in ("id", "first_seen")
             }
             certs[c.sha256], _ = Certificate.objects.get_or_create(sha256=c.sha256, defaults=fields)
     position = 0
@@ -227,7 +231,7 @@ def _age(*scans: Scan, days: int) -> None:
 
 @pytest.fixture
 def history(alice):  # type: ignore[no-untyped-def]
-    """first (broken) · same · same · fixed (material) · same (opened) · same · last (same)."""
+    """first (broken) · same · same · fixed (improvement) · same (opened) · same · last (same)."""
     c = chains()
     scans = [
         record_scan(c.served_x1(), user=alice),
@@ -242,7 +246,7 @@ def history(alice):  # type: ignore[no-untyped-def]
         "first",
         "same",
         "same",
-        "material",
+        "improvement",
         "same",
         "same",
         "same",

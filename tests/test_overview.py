@@ -106,7 +106,9 @@ def test_the_last_change_links_to_its_diff(alice_client, alice):
     watched_scan_finished(scan=second)
     page = alice_client.get(reverse("overview")).content.decode()
     assert reverse("diff-previous", args=[second.token]) in page
-    assert "material change" in page
+    # X1 → X3 is the fix: shown as an improvement, not a regression.
+    assert second.change == Scan.Change.IMPROVEMENT
+    assert second.get_change_display() in page
     assert "<strong>1</strong> changed in the last 7 days" in page
 
 

@@ -17,7 +17,7 @@ from django.urls import reverse
 from scans.engine.certs import describe, pem_bundle
 from scans.models import Scan, TrustAnchor
 from scans.reports import report_from_scan, scans_with_report_data
-from scans.services import certificates_learn
+from scans.services import certificates_learn, certificates_store
 from tests import pki
 from tests.conftest import wait_for_scan
 from tests.tlsserver import TLSServer
@@ -41,7 +41,9 @@ def x1_x3():  # type: ignore[no-untyped-def]
     x3 = pki.intermediate("E2E Authority X3", root, key=shared, **life)
     leaf = pki.leaf(HOST, x3, **life)
     TrustAnchor.objects.create(name="e2e root", pem=pem_bundle([describe(root.der)]))
-    certificates_learn(ders=[x3.der])
+    # X3 as an intermediate chainscan learned from an earlier verified path.
+    certificates_store(infos=[describe(x3.der)])
+    certificates_learn(sha256s=[describe(x3.der).sha256])
     return leaf, x1, x3
 
 
