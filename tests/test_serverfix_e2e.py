@@ -57,7 +57,11 @@ def test_an_iis_server_serving_x1_gets_the_iis_fix_with_both_thumbprints(
     assert scan.status == Scan.Status.DONE, scan.error
     endpoint = scan.endpoints.get(no_sni=False)
     assert endpoint.server == "Microsoft-IIS/10.0"
-    assert {p["id"] for p in endpoint.platforms} >= {"android-7.0", "microsoft", "openssl-1.0"}
+    assert {p["id"] for p in endpoint.outcome.platforms} >= {
+        "android-7.0",
+        "microsoft",
+        "openssl-1.0",
+    }
 
     report = report_from_scan(scans_with_report_data(Scan.objects.filter(pk=scan.pk)).get())
     (with_sni,) = [e for e in report.endpoints if e.sni]
@@ -67,7 +71,7 @@ def test_an_iis_server_serving_x1_gets_the_iis_fix_with_both_thumbprints(
     assert "How to fix it on IIS / Windows (SChannel)" in html
     assert "Microsoft-IIS/10.0" in html
     assert thumb(x1.der) in html and thumb(x3.der) in html
-    assert f"<code>{thumb(leaf.der)}</code> (what Windows and keytool show)" in html
+    assert f'<code class="fp">{thumb(leaf.der)}</code>' in html
     assert "net stop http /y" in html and "certutil -urlcache * delete" in html
     assert "Who can connect" in html
     assert "E2E Authority X3 is not served and it does not fetch missing intermediates" in html

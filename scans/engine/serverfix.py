@@ -14,7 +14,6 @@ PowerShell or shell code when an admin pastes it.
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
 import textwrap
 from dataclasses import dataclass
@@ -108,7 +107,7 @@ def needs_fix(endpoint: EndpointReport) -> bool:
 
 def sha1(cert: CertificateInfo) -> str:
     """The SHA-1 thumbprint Windows and keytool show (upper-case hex), or '' without the bytes."""
-    return hashlib.sha1(cert.der, usedforsecurity=False).hexdigest().upper() if cert.der else ""
+    return cert.sha1.upper()
 
 
 def names(cert: CertificateInfo) -> str:
