@@ -52,3 +52,26 @@ def test_render_the_screenshots(page, live_server, alice):
     page.screenshot(path=str(DOCS / "check.png"), full_page=True)
     page.goto(live_server.url + "/")
     page.screenshot(path=str(DOCS / "home.png"))
+
+
+def test_render_the_history(page, live_server, alice):
+    """A host's history: broken on one node, fixed, then a routine renewal."""
+    c = factories.chains()
+    day = pki.DAY
+    steps = [
+        (pki.NOW - 3 * day, {"192.0.2.10": c.served_x3(), "192.0.2.12": c.served_x3()}),
+        (pki.NOW - 2 * day, {"192.0.2.10": c.served_x3(), "192.0.2.12": c.served_x1()}),
+        (pki.NOW - 1 * day, {"192.0.2.10": c.served_x3(), "192.0.2.12": c.served_x3()}),
+        (pki.NOW, {"192.0.2.10": [c.renewed_leaf, c.x3], "192.0.2.12": [c.renewed_leaf, c.x3]}),
+    ]
+    scans = []
+    for when, served in steps:
+        with time_machine.travel(when, tick=False):
+            scans.append(factories.record_scan(served, user=alice, at=when))
+    sign_in(page, live_server, "alice", "alice-pw-123")
+    page.emulate_media(color_scheme="light")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(live_server.url + reverse("host", args=[factories.HOST]))
+    page.screenshot(path=str(DOCS / "history.png"), full_page=True)
+    page.goto(live_server.url + reverse("diff-previous", args=[scans[2].token]))
+    page.screenshot(path=str(DOCS / "diff.png"), full_page=True)

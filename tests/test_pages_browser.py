@@ -117,3 +117,57 @@ def test_a_report_prints_cleanly_with_every_explanation_open(page, live_server, 
     assert page.is_visible(".why p")
     page.evaluate("window.dispatchEvent(new Event('afterprint'))")
     assert page.evaluate("document.querySelectorAll('details[open]').length") == 0
+
+
+# --- Monitoring and alerts pages -------------------------------------------------------
+
+
+@pytest.fixture
+def watched(alice):  # type: ignore[no-untyped-def]
+    """Two watched hosts: one broken (an open incident), one fine; and a channel
+    that was turned off after failing (its banner shows)."""
+    import time_machine
+
+    from scans.models import Channel
+
+    broken = factories.watch_for(alice, tags=["prod"])
+    fine = factories.watch_for(alice, port=8443, tags=["prod", "eu"])
+    with time_machine.travel(pki.NOW, tick=False):
+        factories.record_scan(factories.chains().served_x1(), user=alice, watch=broken)
+        factories.record_scan(factories.chains().served_x3(), user=alice, watch=fine, port=8443)
+    Channel.objects.create(
+        created_by=alice,
+        kind="webhook",
+        name="ops hook",
+        url="https://hooks.example.com/very-secret-path",
+        secret="k" * 20,
+        enabled=False,
+        disabled_reason="10 failures in a row (HTTP 500)",
+    )
+    return broken, fine
+
+
+def test_the_overview_of_watched_hosts(page, live_server, alice, watched):
+    sign_in(page, live_server, "alice", "alice-pw-123")
+    assert_clean(audit(page, live_server.url + reverse("overview"), ready="table.watches"))
+
+
+def test_adding_watches(page, live_server, alice):
+    sign_in(page, live_server, "alice", "alice-pw-123")
+    assert_clean(audit(page, live_server.url + reverse("watch-new")))
+
+
+def test_editing_a_watch(page, live_server, alice, watched):
+    broken, _fine = watched
+    sign_in(page, live_server, "alice", "alice-pw-123")
+    assert_clean(audit(page, live_server.url + reverse("watch-edit", args=[broken.uid])))
+
+
+def test_the_alert_channels(page, live_server, alice, watched):
+    sign_in(page, live_server, "alice", "alice-pw-123")
+    assert_clean(audit(page, live_server.url + reverse("channels")))
+
+
+def test_the_api_tokens_page(page, live_server, alice):
+    sign_in(page, live_server, "alice", "alice-pw-123")
+    assert_clean(audit(page, live_server.url + reverse("tokens")))
