@@ -187,17 +187,30 @@ def _pins(data: dict[str, Any]) -> list[str] | JsonResponse:
     return pins
 
 
-@api_view(methods=("POST",), write=True)
-def scans_create(request: HttpRequest) -> HttpResponse:
-    """Queue a scan: ``{"host": "example.com", "port": 443, "ip": ["192.0.2.1"]}``."""
-    if len(request.body) > MAX_BODY:
-        return error(413, "too-large", f"the request body is larger than {MAX_BODY} bytes")
+def json_object(
+    request: HttpRequest,
+    *,
+    limit: int = MAX_BODY,
+    example: str = '{"host": "example.com"}',
+) -> dict[str, Any] | JsonResponse:
+    """The request's JSON object body, or the API's error answer (413, 400)."""
+    if len(request.body) > limit:
+        return error(413, "too-large", f"the request body is larger than {limit} bytes")
     try:
         data = json.loads(request.body or b"null")
     except (ValueError, UnicodeDecodeError):
         return error(400, "bad-json", "the body is not JSON")
     if not isinstance(data, dict):
-        return error(400, "bad-request", 'send a JSON object such as {"host": "example.com"}')
+        return error(400, "bad-request", f"send a JSON object such as {example}")
+    return data
+
+
+@api_view(methods=("POST",), write=True)
+def scans_create(request: HttpRequest) -> HttpResponse:
+    """Queue a scan: ``{"host": "example.com", "port": 443, "ip": ["192.0.2.1"]}``."""
+    data = json_object(request)
+    if isinstance(data, JsonResponse):
+        return data
     unknown = set(data) - {"host", "port", "ip"}
     if unknown:
         return error(400, "bad-request", f"unknown field(s): {', '.join(sorted(unknown))}")
@@ -317,18 +330,6 @@ def scans_diff(request: HttpRequest, token: str, other: str) -> HttpResponse:
 # --- Alerts: channels and incidents ------------------------------------------------
 
 
-def _json_object(request: HttpRequest) -> dict[str, Any] | JsonResponse:
-    if len(request.body) > MAX_BODY:
-        return error(413, "too-large", f"the request body is larger than {MAX_BODY} bytes")
-    try:
-        data = json.loads(request.body or b"null")
-    except (ValueError, UnicodeDecodeError):
-        return error(400, "bad-json", "the body is not JSON")
-    if not isinstance(data, dict):
-        return error(400, "bad-request", "send a JSON object")
-    return data
-
-
 @api_view(methods=("GET", "POST"), write=True)
 def channels_api(request: HttpRequest) -> HttpResponse:
     """List the team's channels, or add one: ``{"kind", "name", "url", "secret", "to"}``."""
@@ -337,7 +338,7 @@ def channels_api(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         rows = channels_for(request.user).order_by("name")
         return JsonResponse({"channels": [channel_json(c) for c in rows]})
-    data = _json_object(request)
+    data = json_object(request)
     if isinstance(data, JsonResponse):
         return data
     unknown = set(data) - {"kind", "name", "url", "secret", "to", "remind_hours"}

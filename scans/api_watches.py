@@ -7,7 +7,6 @@ watch's ``id`` is its public id (``Watch.uid``), never a row number.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django import forms
@@ -19,7 +18,7 @@ from django.urls import path, reverse
 
 from . import monitoring
 from .access import team_watches, watch_for_user
-from .api import LOGIN_HINT, _permalink, api_view, error
+from .api import LOGIN_HINT, _permalink, api_view, error, json_object
 from .models import Scan, Watch
 
 # A thousand targets with tags fit easily; the scan API's 16 KB would not.
@@ -64,15 +63,7 @@ def watch_json(request: HttpRequest, watch: Watch) -> dict[str, Any]:
 
 
 def _body(request: HttpRequest) -> dict[str, Any] | JsonResponse:
-    if len(request.body) > MAX_WATCH_BODY:
-        return error(413, "too-large", f"the request body is larger than {MAX_WATCH_BODY} bytes")
-    try:
-        data = json.loads(request.body or b"null")
-    except (ValueError, UnicodeDecodeError):
-        return error(400, "bad-json", "the body is not JSON")
-    if not isinstance(data, dict):
-        return error(400, "bad-request", 'send a JSON object such as {"host": "example.com"}')
-    return data
+    return json_object(request, limit=MAX_WATCH_BODY)
 
 
 def _unknown(data: dict[str, Any], allowed: set[str]) -> JsonResponse | None:

@@ -84,3 +84,33 @@ def make_run(
             os.killpg(run.pid, signal.SIGKILL)
             run.wait()
         handle.close()
+
+
+@contextlib.contextmanager
+def celery_beat(env: dict[str, str], tmp_path: Path) -> Iterator[Path]:
+    """A real `celery beat` with a one-second tick (due watches become scans
+    within a second); yields the path of its log."""
+    log = tmp_path / "beat.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "chainscan",
+                "beat",
+                "--loglevel=INFO",
+                "--schedule",
+                str(tmp_path / "beat-schedule"),
+            ],
+            cwd=ROOT,
+            env={**env, "CHAINSCAN_SCHEDULER_TICK": "1"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield log
+        finally:
+            process.terminate()
+            process.wait(timeout=20)

@@ -9,10 +9,9 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -22,9 +21,10 @@ from scans.engine.certs import describe, pem_bundle
 from scans.models import Channel, Incident, Notification, TrustAnchor
 from tests import pki
 from tests.browser import sign_in
-from tests.conftest import ROOT, Worker
+from tests.conftest import Worker
 from tests.factories import watch_for
 from tests.httpserver import HookReceiver
+from tests.processes import celery_beat
 from tests.tlsserver import TLSServer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
@@ -47,29 +47,9 @@ def notify_worker(worker_env, tmp_path_factory) -> Iterator[Worker]:  # type: ig
 
 
 @pytest.fixture
-def beat(worker_env, tmp_path) -> Iterator[subprocess.Popen[bytes]]:  # type: ignore[no-untyped-def]
-    """`celery beat` with a one-second tick: due watches become scans within a second."""
-    log = (tmp_path / "beat.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "chainscan",
-            "beat",
-            "--loglevel=INFO",
-            "--schedule",
-            str(tmp_path / "beat-schedule"),
-        ],
-        cwd=ROOT,
-        env={**worker_env, "CHAINSCAN_SCHEDULER_TICK": "1"},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    yield process
-    process.terminate()
-    process.wait(timeout=20)
+def beat(worker_env, tmp_path) -> Iterator[Path]:  # type: ignore[no-untyped-def]
+    with celery_beat(worker_env, tmp_path) as log:
+        yield log
 
 
 def fresh_x1_x3() -> tuple[bytes, bytes, bytes, object, bytes]:

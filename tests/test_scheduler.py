@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import sys
 import threading
 import time
 
@@ -16,7 +14,7 @@ from django.utils import timezone
 from scans import monitoring
 from scans.engine.targets import Target
 from scans.models import Host, Scan, Watch
-from tests.conftest import ROOT
+from tests.processes import celery_beat
 
 pytestmark = pytest.mark.django_db
 
@@ -187,27 +185,7 @@ def test_a_real_beat_rescans_a_watched_tls_host_with_nobody_acting(
         first = wait_for_scan(Scan.objects.get(watch=watch).token)
         assert first.status == Scan.Status.DONE
         Watch.objects.filter(pk=watch.pk).update(next_run_at=timezone.now())
-        log = tmp_path / "beat.log"
-        env = dict(worker_env, CHAINSCAN_SCHEDULER_TICK="1")
-        with log.open("wb") as out:
-            beat = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "chainscan",
-                    "beat",
-                    "--loglevel=INFO",
-                    "--schedule",
-                    str(tmp_path / "beat-schedule"),
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        try:
+        with celery_beat(worker_env, tmp_path) as log:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
                 second = Scan.objects.filter(watch=watch).exclude(pk=first.pk).first()
@@ -217,9 +195,6 @@ def test_a_real_beat_rescans_a_watched_tls_host_with_nobody_acting(
             else:
                 raise AssertionError(f"beat dispatched nothing:\n{log.read_text()[-3000:]}")
             second = wait_for_scan(second.token)
-        finally:
-            beat.terminate()
-            beat.wait(20)
     assert "dispatch-due-watches" in log.read_text() or "dispatch_due_watches" in log.read_text()
     assert second.status == Scan.Status.DONE and second.verdict == "ok"
     assert second.requested_by == alice
