@@ -23,9 +23,9 @@ from django.utils import timezone
 from . import alerts
 from .engine.report import (
     CertificateInfo,
-    ClientVerdict,
     EndpointReport,
     Report,
+    client_to_json,
     platform_to_json,
 )
 from .engine.report import Finding as EngineFinding
@@ -603,7 +603,7 @@ def outcome_digest(endpoint: EndpointReport) -> str:
         "verdict": endpoint.verdict.value,
         "error": endpoint.error,
         "valid_until": endpoint.valid_until.isoformat() if endpoint.valid_until else None,
-        "clients": [_client_json(c) for c in endpoint.clients],
+        "clients": [client_to_json(c) for c in endpoint.clients],
         "platforms": [platform_to_json(p) for p in endpoint.platforms],
         "findings": [
             [f.code, f.severity.value, f.title, f.detail, f.fix, f.certificates, f.clients]
@@ -619,16 +619,6 @@ def _with_roles(
     return [(c, roles[i] if i < len(roles) else "") for i, c in enumerate(certs)]
 
 
-def _client_json(c: ClientVerdict) -> dict[str, object]:
-    return {
-        "family": c.family,
-        "name": c.name,
-        "examples": c.examples,
-        "accepts": c.accepts,
-        "reason": c.reason,
-    }
-
-
 def _outcome_row(digest: str, endpoint: EndpointReport, certs: dict[str, Certificate]) -> Outcome:
     return Outcome(
         digest=digest,
@@ -637,7 +627,7 @@ def _outcome_row(digest: str, endpoint: EndpointReport, certs: dict[str, Certifi
         valid_until=endpoint.valid_until,
         anchor=certs[endpoint.anchor.sha256] if endpoint.anchor else None,
         anchor_source=endpoint.anchor_source or "",
-        clients=[_client_json(c) for c in endpoint.clients],
+        clients=[client_to_json(c) for c in endpoint.clients],
         platforms=[platform_to_json(p) for p in endpoint.platforms],
     )
 

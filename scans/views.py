@@ -252,6 +252,15 @@ def _download(endpoint: EndpointReport, form: DownloadForm, name: str) -> HttpRe
     return response
 
 
+def _stored_endpoint(scan: Scan, form: DownloadForm | PemForm) -> EndpointReport:
+    """The finished scan's endpoint that a valid download form names (404 if none)."""
+    rep = report_from_scan(scans_with_report_data(Scan.objects.filter(pk=scan.pk)).get())
+    index = form.cleaned_data.get("endpoint") or 0
+    if index >= len(rep.endpoints):
+        raise Http404("no such endpoint")
+    return rep.endpoints[index]
+
+
 @require_GET
 def report_download(request: HttpRequest, token: str) -> HttpResponse:
     """The fix of one address in the formats servers take: PEM, PKCS#7, DER per certificate."""
@@ -259,11 +268,7 @@ def report_download(request: HttpRequest, token: str) -> HttpResponse:
     form = DownloadForm(request.GET)
     if not form.is_valid() or not scan.is_finished:
         raise Http404("no such file")
-    rep = report_from_scan(scans_with_report_data(Scan.objects.filter(pk=scan.pk)).get())
-    index = form.cleaned_data.get("endpoint") or 0
-    if index >= len(rep.endpoints):
-        raise Http404("no such endpoint")
-    return _download(rep.endpoints[index], form, scan.host.hostname)
+    return _download(_stored_endpoint(scan, form), form, scan.host.hostname)
 
 
 @require_GET
@@ -273,12 +278,7 @@ def report_pem(request: HttpRequest, token: str) -> HttpResponse:
     form = PemForm(request.GET)
     if not form.is_valid() or not scan.is_finished:
         raise Http404("no such chain")
-    full = scans_with_report_data(Scan.objects.filter(pk=scan.pk)).get()
-    rep = report_from_scan(full)
-    index = form.cleaned_data.get("endpoint") or 0
-    if index >= len(rep.endpoints):
-        raise Http404("no such endpoint")
-    endpoint = rep.endpoints[index]
+    endpoint = _stored_endpoint(scan, form)
     chain = endpoint.expected if form.cleaned_data["kind"] == "expected" else endpoint.served
     if not chain:
         raise Http404("this chain is empty")

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from scans import services, tasks
+from scans.engine.report import client_to_json
 from scans.models import ChainEntry, Endpoint, Finding, Outcome, PrunedScan, Scan, Watch
 from scans.reports import report_from_scan, scans_with_report_data
 from tests.factories import HOST, chains, engine_report, record_report, record_scan
@@ -197,7 +198,7 @@ def _record_the_old_way(apps, report) -> str:  # type: ignore[no-untyped-def]
             valid_until=e.valid_until,
             anchor=certs[e.anchor.sha256] if e.anchor else None,
             anchor_source=e.anchor_source or "",
-            clients=[services._client_json(c) for c in e.clients],
+            clients=[client_to_json(c) for c in e.clients],
         )
         for kind, chain in (("served", e.served), ("expected", e.expected)):
             for i, c in enumerate(chain):

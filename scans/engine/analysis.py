@@ -187,8 +187,9 @@ class ChainAnalysis:
         clients: one verdict per client family (strict, AIA fetchers, preloaders).
         verdict: ``broken`` with any error, ``warning`` with any warning.
         valid_until: the earliest expiry on the expected chain and its root.
-        fetched: DER of CA certificates newly downloaded via AIA, for the
-            caller to remember as known issuers.
+        fetched: DER of CA certificates newly downloaded via AIA and used on a
+            path. Informational: nothing is learned from it (a certificate
+            becomes a known issuer only once an expected chain proves it).
         served_roles: one ``Role`` per served certificate (same order).
         expected_roles: one ``Role`` per expected certificate (same order).
     """

@@ -404,6 +404,10 @@ def finding_from_json(data: dict[str, Any]) -> Finding:
     )
 
 
+def client_to_json(client: ClientVerdict) -> dict[str, object]:
+    return dataclasses.asdict(client)
+
+
 def endpoint_to_json(endpoint: EndpointReport, *, include_der: bool) -> dict[str, Any]:
     def certs(items: tuple[CertificateInfo, ...]) -> list[dict[str, Any]]:
         return [certificate_to_json(c, include_der=include_der) for c in items]
@@ -427,7 +431,7 @@ def endpoint_to_json(endpoint: EndpointReport, *, include_der: bool) -> dict[str
         ),
         "anchor_source": endpoint.anchor_source,
         "findings": [finding_to_json(f) for f in endpoint.findings],
-        "clients": [dataclasses.asdict(c) for c in endpoint.clients],
+        "clients": [client_to_json(c) for c in endpoint.clients],
         "valid_until": _when(endpoint.valid_until),
         "served_roles": list(endpoint.served_roles),
         "expected_roles": list(endpoint.expected_roles),

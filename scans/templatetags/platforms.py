@@ -5,8 +5,8 @@ from __future__ import annotations
 from django import template
 
 from scans.engine.platforms import PlatformRow, rows
-from scans.engine.report import CertificateInfo, EndpointReport
-from scans.engine.serverfix import LABELS, ServerFix, detect, fix_for, needs_fix, sha1
+from scans.engine.report import EndpointReport
+from scans.engine.serverfix import LABELS, ServerFix, detect, fix_for, needs_fix
 
 register = template.Library()
 
@@ -15,12 +15,6 @@ register = template.Library()
 def platform_rows(endpoint: EndpointReport) -> list[PlatformRow]:
     """The endpoint's platform verdicts grouped for the table, failures first."""
     return rows(endpoint.platforms)
-
-
-@register.filter
-def thumbprint(cert: CertificateInfo) -> str:
-    """The SHA-1 thumbprint Windows tools show, '' when the bytes are not at hand."""
-    return sha1(cert)
 
 
 @register.simple_tag
