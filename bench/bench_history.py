@@ -35,22 +35,24 @@ OTHER_HOSTS = 400
 OTHER_SCANS_PER_HOST = 100
 
 
-def database_urls() -> tuple[str, str]:
+def database_urls(db_name: str = DB_NAME) -> tuple[str, str]:
     """(the maintenance database URL, the bench database URL) on the same server."""
     parts = urlsplit(os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER))
     return (
         urlunsplit(parts._replace(path="/postgres")),
-        urlunsplit(parts._replace(path=f"/{DB_NAME}")),
+        urlunsplit(parts._replace(path=f"/{db_name}")),
     )
 
 
-def recreate_database(maintenance_url: str, *, drop_only: bool = False) -> None:
+def recreate_database(
+    maintenance_url: str, *, db_name: str = DB_NAME, drop_only: bool = False
+) -> None:
     import psycopg
 
     with psycopg.connect(maintenance_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
         if not drop_only:
-            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+            conn.execute(f'CREATE DATABASE "{db_name}"')
 
 
 def setup_django(bench_url: str) -> None:

@@ -22,54 +22,13 @@ their real sizes.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/"
+# The bench database's setup is bench_history's (this script sits beside it).
+from bench_history import ROOT, database_urls, recreate_database, setup_django
+
 DB_NAME = "chainscan_bench_size"
 ADDRESSES = ("192.0.2.10", "192.0.2.11")
 VACUUM_EVERY = 50
-
-
-def database_urls() -> tuple[str, str]:
-    parts = urlsplit(os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER))
-    return (
-        urlunsplit(parts._replace(path="/postgres")),
-        urlunsplit(parts._replace(path=f"/{DB_NAME}")),
-    )
-
-
-def recreate_database(maintenance_url: str, *, drop_only: bool = False) -> None:
-    import psycopg
-
-    with psycopg.connect(maintenance_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        if not drop_only:
-            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-
-
-def setup_django(bench_url: str) -> None:
-    for name in list(os.environ):
-        if name.startswith("CHAINSCAN_"):
-            del os.environ[name]
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "chainscan.settings",
-            "DATABASE_URL": bench_url,
-            "DEBUG": "true",
-            "CHAINSCAN_VAR_DIR": "/tmp/chainscan-bench",
-        }
-    )
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def scan_tables() -> list[str]:
@@ -126,8 +85,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rescans", type=int, default=1000)
     args = parser.parse_args()
-    maintenance_url, bench_url = database_urls()
-    recreate_database(maintenance_url)
+    maintenance_url, bench_url = database_urls(DB_NAME)
+    recreate_database(maintenance_url, db_name=DB_NAME)
     try:
         setup_django(bench_url)
         from django.db import connection
@@ -161,7 +120,7 @@ def main() -> int:
         print(f"  {'total':<24} {total / n:8.0f} bytes per rescan")
         connection.close()
     finally:
-        recreate_database(maintenance_url, drop_only=True)
+        recreate_database(maintenance_url, db_name=DB_NAME, drop_only=True)
     return 0
 
 
