@@ -344,16 +344,23 @@ def notifications_create(*, watch: Watch, scan: Scan, events: list[_Event]) -> l
     now = timezone.now()
     team = team_name(watch.created_by_id)
     group_delay = dt.timedelta(seconds=settings.CHAINSCAN_NOTIFY_GROUP_SECONDS)
+    # What the scan says is read once (its top finding, its certification
+    # paths for the earliest expiry); one payload per event, shared by its channels.
+    done = scan.status == Scan.Status.DONE
+    facts = _ScanFacts(top_finding(scan) if done else None, earliest_expiry(scan))
+    payloads = [
+        target_payload(watch=watch, scan=scan, event=e, team=team, facts=facts) for e in events
+    ]
     rows = [
         Notification(
             channel=channel,
             incident=e.incident,
             event=e.event,
             group_key=f"{e.event}:{e.group_key}" if e.group_key else "",
-            payload=target_payload(watch=watch, scan=scan, event=e, team=team),
+            payload=payload,
             next_attempt_at=now + (group_delay if e.group_key else dt.timedelta()),
         )
-        for e in events
+        for e, payload in zip(events, payloads, strict=True)
         for channel in channels
     ]
     Notification.objects.bulk_create(rows)
@@ -363,12 +370,22 @@ def notifications_create(*, watch: Watch, scan: Scan, events: list[_Event]) -> l
     return rows
 
 
-def target_payload(*, watch: Watch, scan: Scan, event: _Event, team: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _ScanFacts:
+    """What every message about one recorded scan quotes from it."""
+
+    top: Finding | None
+    earliest_expiry: str
+
+
+def target_payload(
+    *, watch: Watch, scan: Scan, event: _Event, team: str, facts: _ScanFacts
+) -> dict[str, Any]:
     """What a message says about one host, fixed when the scan is recorded."""
     incident = event.incident
     host = watch.host
     cert = incident.certificate
-    top = top_finding(scan) if scan.status == Scan.Status.DONE else None
+    top = facts.top
     return {
         "host": host.hostname,
         "port": host.port,
@@ -383,7 +400,7 @@ def target_payload(*, watch: Watch, scan: Scan, event: _Event, team: str) -> dic
         "summary": incident.summary,
         "fix": first_sentence(top.fix) if top else "",
         "finding": top.title if top else "",
-        "earliest_expiry": earliest_expiry(scan),
+        "earliest_expiry": facts.earliest_expiry,
         "certificate": {
             "sha256": cert.sha256,
             "subject": cert.subject,
