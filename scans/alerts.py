@@ -344,8 +344,8 @@ def notifications_create(*, watch: Watch, scan: Scan, events: list[_Event]) -> l
     now = timezone.now()
     team = team_name(watch.created_by_id)
     group_delay = dt.timedelta(seconds=settings.CHAINSCAN_NOTIFY_GROUP_SECONDS)
-    # What the scan says is read once (its top finding, its certification
-    # paths for the earliest expiry); one payload per event, shared by its channels.
+    # What the scan says is read once (its top finding); one payload per event,
+    # shared by its channels.
     done = scan.status == Scan.Status.DONE
     facts = _ScanFacts(top_finding(scan) if done else None, earliest_expiry(scan))
     payloads = [
@@ -417,14 +417,11 @@ def target_payload(
 
 
 def earliest_expiry(scan: Scan) -> str:
-    if scan.status != Scan.Status.DONE:
+    """The certificate that expires first on the host's expected chains, as the
+    scan recorded it (``expires_first`` at ``valid_until``): one definition for
+    the overview, the metrics and the messages."""
+    if scan.status != Scan.Status.DONE or scan.valid_until is None:
         return ""
-    certs = [c for c in path_certificates(scan).values() if c.not_after]
-    if not certs:
-        return ""
-    first = min(certs, key=lambda c: c.not_after or dt.datetime.max)
-    assert first.not_after is not None
-    return (
-        f"{one_line(first.common_name or first.subject, 120)} on "
-        f"{first.not_after:%Y-%m-%d} ({_days(first.not_after - (scan.finished_at or timezone.now()))})"
-    )
+    name = one_line(scan.expires_first, 120) if scan.expires_first else "a certificate"
+    left = _days(scan.valid_until - (scan.finished_at or timezone.now()))
+    return f"{name} on {scan.valid_until:%Y-%m-%d} ({left})"

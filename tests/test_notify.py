@@ -167,7 +167,7 @@ def test_an_email_reaches_a_real_smtp_server(alice, smtp, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
     mail = channel(alice, "email", to=["ops@example.com", "oncall@example.com"])
-    broken_watch(alice)
+    watch = broken_watch(alice)
     assert send_all(mail) == ["sent"]
 
     (envelope,) = received
@@ -179,7 +179,11 @@ def test_an_email_reaches_a_real_smtp_server(alice, smtp, settings):
     assert subject == "BROKEN x3.example.com:443 — Wrong intermediate: right key, wrong name"
     text = message.get_payload(decode=True).decode()
     assert "Top finding: Wrong intermediate" in text and "Fix: " in text
-    assert "Earliest expiry: " in text and "report http://chainscan.test/r/" in text
+    # The certificate that expires first, as the overview names it, with its date.
+    scan = watch.scans.get()
+    assert scan.expires_first and scan.valid_until
+    assert f"Earliest expiry: {scan.expires_first} on {scan.valid_until:%Y-%m-%d} (" in text
+    assert "report http://chainscan.test/r/" in text
 
 
 @pytest.mark.parametrize(

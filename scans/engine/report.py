@@ -320,8 +320,19 @@ class Report:
         return out
 
     @property
+    def host_endpoints(self) -> tuple[EndpointReport, ...]:
+        """The endpoints that speak for the host: those asked with its name. The
+        probe without SNI shows the server's default certificate, which clients
+        that send the name never get; it counts only when no endpoint was asked
+        with a name (a scan of an IP address)."""
+        named = tuple(e for e in self.endpoints if e.sni is not None)
+        return named or self.endpoints
+
+    @property
     def valid_until(self) -> dt.datetime | None:
-        dates = [e.valid_until for e in self.endpoints if e.valid_until is not None]
+        """The earliest expiry on the expected chains (and their roots) of the
+        host's endpoints: when a client that reaches it starts failing."""
+        dates = [e.valid_until for e in self.host_endpoints if e.valid_until is not None]
         return min(dates) if dates else None
 
     def to_json(self, *, include_der: bool = False) -> dict[str, Any]:

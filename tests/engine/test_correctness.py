@@ -27,6 +27,7 @@ from scans.engine.scan import ScanConfig, Seams, run_scan
 from scans.engine.targets import Target
 from scans.engine.trust import TrustStore
 from tests.pki import (
+    DAY,
     NOW,
     Cast,
     Issued,
@@ -230,6 +231,27 @@ def test_a_default_certificate_for_other_names_does_not_cover_the_host(
 
     found = next(f for f in report.findings if f.code == "no-sni-different-cert")
     assert "does not cover www.example.com" in found.detail
+
+
+def test_the_host_expires_with_its_own_chain_not_with_the_default_certificate(pki: Cast) -> None:
+    """The overview, the metrics and the alerts all read the report's valid_until:
+    a default certificate that expires sooner, shown only to clients without SNI,
+    must not make the host look as if it expires then."""
+    soon = leaf(
+        "default.example", pki.issuing, key=key_for("leaf:default"), not_after=NOW + 3 * DAY
+    )
+
+    report = scan(
+        "www.example.com",
+        {"sni": [pki.leaf.der, pki.issuing.der], "plain": [soon.der, pki.issuing.der]},
+        pki,
+    )
+
+    (probe,) = [e for e in report.endpoints if e.sni is None]
+    assert probe.valid_until is not None and probe.valid_until < NOW + 4 * DAY
+    assert report.host_endpoints == tuple(e for e in report.endpoints if e.sni is not None)
+    assert report.valid_until == min(e.valid_until for e in report.host_endpoints if e.valid_until)
+    assert report.valid_until is not None and report.valid_until > NOW + 30 * DAY
 
 
 # --- 17. roles of served and expected certificates ------------------------------------------------
