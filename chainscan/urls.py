@@ -10,3 +10,7 @@ urlpatterns = [
     path("logout", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("scans.urls")),
 ]
+
+# A database error raised outside a view (the session saved on the way out) is a
+# 503 with Retry-After, like one raised inside (scans.middleware).
+handler500 = "scans.middleware.server_error"

@@ -3,6 +3,7 @@ proxies, and a strict Content-Security-Policy."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 from django.conf import settings
@@ -10,6 +11,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.views import defaults
 
 from .access import ScanPruned
 from .clients import FORWARDED_HEADERS, from_trusted_proxy
@@ -71,18 +73,30 @@ class DatabaseOverloadMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, OperationalError | InterfaceError):
             return None
-        wait = settings.CHAINSCAN_OVERLOAD_RETRY_AFTER
-        message = f"chainscan is busy right now; nothing was saved. Try again in {wait} seconds."
-        response: HttpResponse
-        if request.path.startswith("/api/"):
-            response = JsonResponse(
-                {"error": {"code": "overloaded", "message": message}}, status=503
-            )
-        else:
-            # No request context: the page must not read the session (the database).
-            response = HttpResponse(render_to_string("503.html", {"message": message}), status=503)
-        response["Retry-After"] = str(wait)
-        return response
+        return overloaded(request)
+
+
+def overloaded(request: HttpRequest) -> HttpResponse:
+    wait = settings.CHAINSCAN_OVERLOAD_RETRY_AFTER
+    message = f"chainscan is busy right now; nothing was saved. Try again in {wait} seconds."
+    response: HttpResponse
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"error": {"code": "overloaded", "message": message}}, status=503)
+    else:
+        # No request context: the page must not read the session (the database).
+        response = HttpResponse(render_to_string("503.html", {"message": message}), status=503)
+    response["Retry-After"] = str(wait)
+    return response
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500. The middleware above sees only what views raise; the session
+    saved on the way out, or a user loaded by another middleware, can hit the
+    same full database after the view returned. Django then calls this handler
+    inside its ``except`` block, so the exception is still at hand."""
+    if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
+        return overloaded(request)
+    return defaults.server_error(request)
 
 
 class PrunedScanMiddleware:
