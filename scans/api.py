@@ -330,10 +330,37 @@ def scans_diff(request: HttpRequest, token: str, other: str) -> HttpResponse:
 # --- Alerts: channels and incidents ------------------------------------------------
 
 
+CHANNEL_FIELDS = {"kind", "name", "url", "secret", "to", "remind_hours"}
+
+
+def _channel_form(data: dict[str, Any], editing: Any = None) -> Any:
+    """A bound ChannelForm from a JSON body (``to`` a list), or the 400 that says
+    what is wrong with it. Editing: absent fields keep their saved value."""
+    from .channels import ChannelForm
+
+    allowed = CHANNEL_FIELDS - {"kind"} | {"enabled"} if editing is not None else CHANNEL_FIELDS
+    unknown = set(data) - allowed
+    if unknown:
+        return error(400, "bad-request", f"unknown field(s): {', '.join(sorted(unknown))}")
+    to = data.get("to", editing.to if editing is not None else [])
+    if not isinstance(to, list) or not all(isinstance(a, str) for a in to):
+        return error(400, "bad-channel", "'to' must be a list of email addresses")
+    fields = {k: v for k, v in data.items() if k not in ("to", "enabled")}
+    if editing is not None:
+        fields = {"name": editing.name, "remind_hours": editing.remind_hours, **fields}
+    form = ChannelForm({**fields, "to": ",".join(to)}, editing=editing)
+    if not form.is_valid():
+        problems = "; ".join(
+            f"{field}: {' '.join(map(str, e))}" for field, e in form.errors.items()
+        )
+        return error(400, "bad-channel", problems)
+    return form
+
+
 @api_view(methods=("GET", "POST"), write=True)
 def channels_api(request: HttpRequest) -> HttpResponse:
     """List the team's channels, or add one: ``{"kind", "name", "url", "secret", "to"}``."""
-    from .channels import ChannelForm, channel_create, channel_json, channels_for
+    from .channels import channel_create, channel_json, channels_for
 
     if request.method == "GET":
         rows = channels_for(request.user).order_by("name")
@@ -341,20 +368,40 @@ def channels_api(request: HttpRequest) -> HttpResponse:
     data = json_object(request)
     if isinstance(data, JsonResponse):
         return data
-    unknown = set(data) - {"kind", "name", "url", "secret", "to", "remind_hours"}
-    if unknown:
-        return error(400, "bad-request", f"unknown field(s): {', '.join(sorted(unknown))}")
-    to = data.get("to") or []
-    if not isinstance(to, list) or not all(isinstance(a, str) for a in to):
-        return error(400, "bad-channel", "'to' must be a list of email addresses")
-    form = ChannelForm({**{k: v for k, v in data.items() if k != "to"}, "to": ",".join(to)})
-    if not form.is_valid():
-        problems = "; ".join(
-            f"{field}: {' '.join(map(str, e))}" for field, e in form.errors.items()
-        )
-        return error(400, "bad-channel", problems)
+    form = _channel_form(data)
+    if isinstance(form, JsonResponse):
+        return form
     channel = channel_create(user=request.user, data=form.cleaned_data)
     return JsonResponse(channel_json(channel), status=201)
+
+
+@api_view(methods=("GET", "PATCH", "DELETE"), write=True)
+def channel_api(request: HttpRequest, public_id: str) -> HttpResponse:
+    """One channel of the caller's team: read it, change it (absent fields, and an
+    empty URL or secret, keep their value), or delete it."""
+    from .channels import channel_json, channel_update, channels_for
+
+    channel = channels_for(request.user).filter(public_id=public_id[:16]).first()
+    if channel is None:
+        raise Http404
+    if request.method == "DELETE":
+        channel.delete()
+        return HttpResponse(status=204)
+    if request.method == "PATCH":
+        data = json_object(request)
+        if isinstance(data, JsonResponse):
+            return data
+        enabled = data.get("enabled")
+        if enabled is not None and not isinstance(enabled, bool):
+            return error(400, "bad-channel", "'enabled' must be true or false")
+        form = _channel_form(data, editing=channel)
+        if isinstance(form, JsonResponse):
+            return form
+        channel_update(channel=channel, data=form.cleaned_data)
+        if enabled is not None and enabled != channel.enabled:
+            channel.enabled, channel.failures, channel.disabled_reason = enabled, 0, ""
+            channel.save(update_fields=["enabled", "failures", "disabled_reason"])
+    return JsonResponse(channel_json(channel))
 
 
 @api_view(methods=("POST",), write=True)
@@ -431,6 +478,7 @@ urlpatterns = [
     path("api/scans/<str:token>/diff/<str:other>", scans_diff, name="api-diff"),
     path("api/hosts/<str:slug>/scans", host_scans, name="api-host-scans"),
     path("api/channels", channels_api, name="api-channels"),
+    path("api/channels/<str:public_id>", channel_api, name="api-channel"),
     path("api/channels/<str:public_id>/test", channel_test_api, name="api-channel-test"),
     path("api/incidents", incidents_api, name="api-incidents"),
     path("api/openapi.json", openapi, name="api-openapi"),

@@ -2,7 +2,8 @@
 
 A channel belongs to its creator's team (the creator and everyone sharing a
 group with them) and receives the incidents of that team's watches. Its URL
-and secret are write-only: pages and the API show them masked.
+and secret are write-only: pages and the API show them masked, and an edit that
+leaves them empty keeps them.
 """
 
 from __future__ import annotations
@@ -65,10 +66,26 @@ class ChannelForm(forms.Form):
             EmailValidator(message=f"{address!r} is not an email address")(address)
         return addresses
 
+    def __init__(self, *args: Any, editing: Channel | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.editing = editing
+        if editing is not None:
+            # The kind is what the channel is; the write-only fields keep their
+            # value when left empty (the page never shows them again).
+            self.fields["kind"].required = False
+            self.fields["kind"].disabled = True
+            self.fields["url"].help_text = "Leave empty to keep the saved URL."
+            self.fields["secret"].help_text = "Leave empty to keep the saved secret."
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        kind = data.get("kind")
+        kind = self.editing.kind if self.editing is not None else data.get("kind")
+        data["kind"] = kind
         url = (data.get("url") or "").strip()
+        if self.editing is not None and not url:
+            url = self.editing.url
+        if self.editing is not None and not data.get("secret"):
+            data["secret"] = self.editing.secret
         if kind == Channel.Kind.EMAIL:
             if not data.get("to") and "to" not in self.errors:
                 self.add_error("to", "an email channel needs at least one address")
@@ -94,6 +111,29 @@ def channel_create(*, user: Any, data: dict[str, Any]) -> Channel:
         to=data.get("to") or [],
         remind_hours=data.get("remind_hours") or 0,
     )
+
+
+def channel_update(*, channel: Channel, data: dict[str, Any]) -> Channel:
+    """Save an edit (``data`` from a ChannelForm bound with ``editing=channel``).
+
+    A new address or secret is a fix for whatever made deliveries fail, so a
+    channel disabled after failing is turned on again with its count reset."""
+    readdressed = (data.get("url") or "", data.get("secret") or "", data.get("to") or []) != (
+        channel.url,
+        channel.secret,
+        channel.to,
+    )
+    channel.name = data["name"]
+    channel.url = data.get("url") or ""
+    channel.secret = data.get("secret") or ""
+    channel.to = data.get("to") or []
+    channel.remind_hours = data.get("remind_hours") or 0
+    fields = ["name", "url", "secret", "to", "remind_hours"]
+    if readdressed:
+        channel.enabled, channel.failures, channel.disabled_reason = True, 0, ""
+        fields += ["enabled", "failures", "disabled_reason"]
+    channel.save(update_fields=fields)
+    return channel
 
 
 def channels_for(user: Any) -> QuerySet[Channel]:
@@ -145,6 +185,27 @@ def channels_page(request: HttpRequest) -> HttpResponse:
             .order_by("-created_at")[:20]
         )
     return render(request, "scans/channels.html", {"form": form, "channels": channels})
+
+
+@dashboard_view
+@require_http_methods(["GET", "POST"])
+def channel_edit(request: HttpRequest, public_id: str) -> HttpResponse:
+    channel = _channel(request, public_id)
+    initial = {
+        "kind": channel.kind,
+        "name": channel.name,
+        "to": ", ".join(channel.to),
+        "remind_hours": channel.remind_hours,
+    }
+    form = ChannelForm(request.POST or None, initial=initial, editing=channel)
+    if request.method == "POST" and form.is_valid():
+        channel_update(channel=channel, data=form.cleaned_data)
+        return redirect("channels")
+    return render(
+        request,
+        "scans/channel_edit.html",
+        {"form": form, "channel": channel, "masked_url": masked(channel.url)},
+    )
 
 
 @dashboard_view

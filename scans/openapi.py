@@ -315,6 +315,17 @@ WATCHES_CREATED = _closed({"watches": _array(_ref("Watch"))})
 
 _CHANNEL_KIND: dict[str, Any] = {"enum": ["email", "webhook", "slack", "teams", "discord", "ntfy"]}
 _INCIDENT_KIND: dict[str, Any] = {"enum": ["breakage", "unreachable", "expiry", "change"]}
+# What a channel's owner writes (POST; PATCH without the kind, plus "enabled").
+_CHANNEL_FIELDS: dict[str, Any] = {
+    "name": _STR,
+    "url": {**_STR, "description": "all but email; ntfy: the topic URL"},
+    "secret": {
+        **_STR,
+        "description": "webhook: the HMAC key (16+ characters); ntfy: an optional access token",
+    },
+    "to": {**_array(_STR), "description": "email only"},
+    "remind_hours": {"type": "integer", "minimum": 0},
+}
 CHANNEL = _closed({"id": _STR, "kind": _CHANNEL_KIND, "name": _STR, "url": _STR, "enabled": _BOOL})
 CHANNEL_LIST = _closed({"channels": _array(_ref("Channel"))})
 CHANNEL_TEST = _closed({"id": _INT, "event": {"const": "test"}, "status": _STR})
@@ -412,6 +423,22 @@ def _err(text: str) -> dict[str, Any]:
     return {"description": text, **_json("Error")}
 
 
+def _delete(summary: str, parameter: dict[str, Any], not_found: dict[str, Any]) -> dict[str, Any]:
+    """DELETE of one item by id: 204, or 401 / 404."""
+    return {
+        "summary": summary,
+        "security": [{"bearer": []}],
+        "parameters": [parameter],
+        "responses": {
+            "204": {"description": "Deleted"},
+            "401": _UNAUTHORISED,
+            "404": not_found,
+        },
+    }
+
+
+_CHANNEL_ID = {"name": "id", "in": "path", "required": True, "schema": _STR}
+_NO_CHANNEL = _err("Unknown channel (or another team's)")
 _UNAUTHORISED = _err(
     "No API token (or session), or a token that is not valid (bad-token) or has expired "
     "(token-expired)"
@@ -547,21 +574,7 @@ def document(server: str) -> dict[str, Any]:
                                     "type": "object",
                                     "required": ["kind", "name"],
                                     "additionalProperties": False,
-                                    "properties": {
-                                        "kind": _CHANNEL_KIND,
-                                        "name": _STR,
-                                        "url": {
-                                            **_STR,
-                                            "description": "all but email; ntfy: the topic URL",
-                                        },
-                                        "secret": {
-                                            **_STR,
-                                            "description": "webhook: the HMAC key (16+ "
-                                            "characters); ntfy: an optional access token",
-                                        },
-                                        "to": {**_array(_STR), "description": "email only"},
-                                        "remind_hours": {"type": "integer", "minimum": 0},
-                                    },
+                                    "properties": {"kind": _CHANNEL_KIND, **_CHANNEL_FIELDS},
                                 }
                             }
                         },
@@ -574,15 +587,53 @@ def document(server: str) -> dict[str, Any]:
                     },
                 },
             },
+            "/api/channels/{id}": {
+                "get": {
+                    "summary": "One channel of your team (URL masked)",
+                    "parameters": [_CHANNEL_ID],
+                    "responses": {
+                        "200": _ok("The channel", "Channel"),
+                        "401": _UNAUTHORISED,
+                        "404": _NO_CHANNEL,
+                    },
+                },
+                "patch": {
+                    "summary": "Change a channel: absent fields, and an empty URL or secret, "
+                    "keep their value; a new URL, secret or address list turns a disabled "
+                    "channel on again",
+                    "security": [{"bearer": []}],
+                    "parameters": [_CHANNEL_ID],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "properties": {**_CHANNEL_FIELDS, "enabled": _BOOL},
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _ok("The changed channel", "Channel"),
+                        "400": _err("Invalid input"),
+                        "401": _UNAUTHORISED,
+                        "404": _NO_CHANNEL,
+                        "413": _err("The body is too large"),
+                    },
+                },
+                "delete": _delete("Delete a channel and its log", _CHANNEL_ID, _NO_CHANNEL),
+            },
             "/api/channels/{id}/test": {
                 "post": {
                     "summary": "Queue a test message on a channel",
                     "security": [{"bearer": []}],
-                    "parameters": [{"name": "id", "in": "path", "required": True, "schema": _STR}],
+                    "parameters": [_CHANNEL_ID],
                     "responses": {
                         "202": _ok("Queued; the channel's log shows the outcome", "ChannelTest"),
                         "401": _UNAUTHORISED,
-                        "404": _err("Unknown channel (or another team's)"),
+                        "404": _NO_CHANNEL,
                     },
                 }
             },
@@ -764,16 +815,9 @@ def _watch_paths() -> dict[str, Any]:
                     "404": _NO_WATCH,
                 },
             },
-            "delete": {
-                "summary": "Stop watching (the scans stay in the host's history)",
-                "security": [{"bearer": []}],
-                "parameters": [_WATCH_ID],
-                "responses": {
-                    "204": {"description": "Deleted"},
-                    "401": _UNAUTHORISED,
-                    "404": _NO_WATCH,
-                },
-            },
+            "delete": _delete(
+                "Stop watching (the scans stay in the host's history)", _WATCH_ID, _NO_WATCH
+            ),
         },
         "/api/watches/{id}/scan": {
             "post": {

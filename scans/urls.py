@@ -21,6 +21,7 @@ urlpatterns = [
     path("hosts/<str:slug>/latest", views.host_latest, name="host-latest"),
     path("hosts/<str:slug>/compare", views.host_compare, name="host-compare"),
     path("channels", channels.channels_page, name="channels"),
+    path("channels/<str:public_id>/edit", channels.channel_edit, name="channel-edit"),
     path("channels/<str:public_id>/test", channels.channel_send_test, name="channel-test"),
     path("channels/<str:public_id>/enable", channels.channel_enable, name="channel-enable"),
     path("channels/<str:public_id>/delete", channels.channel_delete, name="channel-delete"),

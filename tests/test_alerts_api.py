@@ -92,6 +92,45 @@ def test_another_team_neither_sees_nor_tests_a_channel(client, alice, bob, charl
     assert Notification.objects.get().channel == channel
 
 
+def test_a_channel_is_changed_through_the_api_keeping_what_is_not_sent(client, alice, bob, charlie):
+    team("ops", alice, bob)
+    body = {"kind": "webhook", "name": "ops", "url": HOOK_URL, "secret": "k" * 20}
+    created = api(client, "post", "/api/channels", alice, body).json()
+    path = f"/api/channels/{created['id']}"
+    Channel.objects.update(enabled=False, failures=5, disabled_reason="HTTP 410 five times")
+
+    renamed = api(client, "patch", path, bob, {"name": "ops-eu", "remind_hours": 4})
+    assert renamed.status_code == 200 and renamed.json()["name"] == "ops-eu"
+    channel = Channel.objects.get()
+    # Nothing about where it sends changed: the secret stays, so does the disabling.
+    assert channel.url == HOOK_URL and channel.secret == "k" * 20 and channel.remind_hours == 4
+    assert not channel.enabled
+
+    moved = api(client, "patch", path, bob, {"url": "https://hooks.example.net/new", "secret": ""})
+    assert moved.json()["url"] == "https://hooks.example.net/…" and moved.json()["enabled"]
+    channel.refresh_from_db()
+    assert channel.secret == "k" * 20 and channel.failures == 0 and channel.disabled_reason == ""
+
+    too_short = api(client, "patch", path, bob, {"secret": "short"})
+    assert too_short.status_code == 400 and "16 characters" in too_short.json()["error"]["message"]
+    assert api(client, "patch", path, bob, {"kind": "email"}).status_code == 400
+    assert api(client, "patch", path, bob, {"enabled": False}).json()["enabled"] is False
+    assert api(client, "patch", path, charlie, {"name": "mine"}).status_code == 404
+    assert api(client, "delete", path, charlie).status_code == 404
+    assert api(client, "delete", path, bob).status_code == 204
+    assert not Channel.objects.exists()
+
+
+def test_a_browser_session_may_read_a_channel_but_not_change_it(alice_client, alice):
+    channel = Channel.objects.create(
+        created_by=alice, kind="ntfy", name="n", url="https://ntfy.sh/t"
+    )
+    path = f"/api/channels/{channel.public_id}"
+    assert alice_client.get(path).json()["name"] == "n"
+    patch = alice_client.patch(path, data='{"name": "x"}', content_type="application/json")
+    assert patch.status_code == 401 and Channel.objects.get().name == "n"
+
+
 def test_open_incidents_of_the_team_are_listed(client, alice, bob, charlie):
     team("ops", alice, bob)
     watch = broken_watch(alice)
@@ -137,6 +176,34 @@ def test_the_channels_page_adds_a_channel_and_never_shows_its_url_again(alice_cl
     channel = Channel.objects.get()
     alice_client.post(reverse("channel-test", args=[channel.public_id]))
     assert Notification.objects.get().event == "test"
+
+
+def test_the_channels_page_edits_a_channel_without_showing_its_url(alice_client, alice):
+    channel = Channel.objects.create(
+        created_by=alice,
+        kind="slack",
+        name="chat",
+        url=HOOK_URL,
+        enabled=False,
+        failures=5,
+        disabled_reason="HTTP 404 five times in a row",
+    )
+    edit = reverse("channel-edit", args=[channel.public_id])
+    assert edit in alice_client.get(reverse("channels")).content.decode()
+    page = alice_client.get(edit).content.decode()
+    assert "https://hooks.example.com/…" in page and "very-secret-path" not in page
+    assert "HTTP 404 five times in a row" in page
+
+    kept = alice_client.post(edit, {"name": "chat-ops", "url": "", "to": "", "remind_hours": ""})
+    assert kept.status_code == 302
+    channel.refresh_from_db()
+    assert (channel.name, channel.url, channel.enabled) == ("chat-ops", HOOK_URL, False)
+
+    alice_client.post(edit, {"name": "chat-ops", "url": "https://hooks.example.org/x"})
+    channel.refresh_from_db()
+    assert channel.url == "https://hooks.example.org/x" and channel.enabled
+    bad = alice_client.post(edit, {"name": "chat-ops", "url": "ftp://nope"})
+    assert bad.status_code == 200 and "an http(s) URL is needed" in bad.content.decode()
 
 
 def test_the_channels_page_rejects_a_url_that_is_not_http(alice_client):

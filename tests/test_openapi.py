@@ -104,6 +104,7 @@ SCANS, SCAN, DIFF, HISTORY, OPENAPI = (
     "/api/openapi.json",
 )
 CHANNELS, CHANNEL_TEST, INCIDENTS = "/api/channels", "/api/channels/{id}/test", "/api/incidents"
+CHANNEL = "/api/channels/{id}"
 HOOK = {"kind": "webhook", "name": "ops", "url": "https://hooks.example.com/x", "secret": "s" * 16}
 
 
@@ -217,6 +218,28 @@ SCENARIOS: dict[tuple[str, str, str], Scenario] = {
         w.call("post", _url(CHANNEL_TEST, id=_channel_id(w)), key=None)
     ],
     (CHANNEL_TEST, "post", "404"): lambda w: [w.call("post", _url(CHANNEL_TEST, id="nope"))],
+    (CHANNEL, "get", "200"): lambda w: [w.call("get", _url(CHANNEL, id=_channel_id(w)))],
+    (CHANNEL, "get", "401"): lambda w: [w.call("get", _url(CHANNEL, id=_channel_id(w)), key=None)],
+    (CHANNEL, "get", "404"): lambda w: [w.call("get", _url(CHANNEL, id="nope"))],
+    (CHANNEL, "patch", "200"): lambda w: [
+        w.call("patch", _url(CHANNEL, id=_channel_id(w)), {"name": "renamed", "enabled": False})
+    ],
+    (CHANNEL, "patch", "400"): lambda w: [
+        w.call("patch", _url(CHANNEL, id=_channel_id(w)), {"url": "ftp://x"}),
+        w.call("patch", _url(CHANNEL, id=_channel_id(w)), {"kind": "email"}),
+    ],
+    (CHANNEL, "patch", "401"): lambda w: [
+        w.call("patch", _url(CHANNEL, id=_channel_id(w)), {"name": "x"}, key=None)
+    ],
+    (CHANNEL, "patch", "404"): lambda w: [w.call("patch", _url(CHANNEL, id="nope"), {})],
+    (CHANNEL, "patch", "413"): lambda w: [
+        w.call("patch", _url(CHANNEL, id=_channel_id(w)), b" " * 20_000)
+    ],
+    (CHANNEL, "delete", "204"): lambda w: [w.call("delete", _url(CHANNEL, id=_channel_id(w)))],
+    (CHANNEL, "delete", "401"): lambda w: [
+        w.call("delete", _url(CHANNEL, id=_channel_id(w)), key=None)
+    ],
+    (CHANNEL, "delete", "404"): lambda w: [w.call("delete", _url(CHANNEL, id="nope"))],
     (INCIDENTS, "get", "200"): lambda w: [
         _incident(w) or w.call("get", INCIDENTS + "?open=true"),
         w.call("get", INCIDENTS),

@@ -168,6 +168,14 @@ def test_the_alert_channels(page, live_server, alice, watched):
     assert_clean(audit(page, live_server.url + reverse("channels")))
 
 
+def test_editing_an_alert_channel(page, live_server, alice, watched):
+    from scans.models import Channel
+
+    sign_in(page, live_server, "alice", "alice-pw-123")
+    channel = Channel.objects.get(name="ops hook")
+    assert_clean(audit(page, live_server.url + reverse("channel-edit", args=[channel.public_id])))
+
+
 def test_the_api_tokens_page(page, live_server, alice):
     sign_in(page, live_server, "alice", "alice-pw-123")
     assert_clean(audit(page, live_server.url + reverse("tokens")))
