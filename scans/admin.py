@@ -9,8 +9,19 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
 
+from . import monitoring
 from .engine.certs import BundleError, read_bundle
-from .models import ApiToken, Certificate, Channel, Host, Incident, Notification, Scan, TrustAnchor
+from .models import (
+    ApiToken,
+    Certificate,
+    Channel,
+    Host,
+    Incident,
+    Notification,
+    Scan,
+    TrustAnchor,
+    Watch,
+)
 
 
 class TrustAnchorForm(forms.ModelForm):
@@ -160,3 +171,76 @@ class NotificationAdmin(admin.ModelAdmin):
     list_display = ("created_at", "channel", "event", "status", "attempts", "latency_ms")
     list_filter = ("status", "event")
     raw_id_fields = ("channel", "incident", "merged_into")
+
+
+class WatchForm(forms.ModelForm):
+    """Interval and tags as the overview takes them: ``6h``/``1d`` or seconds (never
+    below CHAINSCAN_WATCH_MIN_INTERVAL), tags separated by spaces or ``;``."""
+
+    interval = forms.CharField(help_text="Seconds, or 90m, 6h, 1d, 1w.")
+    tags = forms.CharField(required=False, help_text="Separated by spaces or ';'.")
+
+    class Meta:
+        model = Watch
+        fields = ["interval", "tags", "note", "paused", "notify_renewals"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["tags"] = " ".join(self.instance.tags)
+
+    def clean_interval(self) -> int:
+        try:
+            return monitoring.clean_interval(self.cleaned_data["interval"])
+        except monitoring.WatchError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean_tags(self) -> list[str]:
+        try:
+            return list(monitoring.clean_tags(self.cleaned_data["tags"]))
+        except monitoring.WatchError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+@admin.register(Watch)
+class WatchAdmin(admin.ModelAdmin):
+    """Operators' view of every team's watches. Watches are made from the dashboard
+    (report, host page, overview, API), which knows the team; here they are
+    changed, paused, resumed or scanned now through the same services."""
+
+    form = WatchForm
+    list_display = ("host", "interval", "paused", "next_run_at", "created_by", "tags")
+    list_filter = ("paused",)
+    search_fields = ("host__hostname", "tags", "note")
+    list_select_related = ("host", "created_by")
+    readonly_fields = ("host", "pinned_addresses", "created_by", "last_scan", "last_change")
+    actions = ("pause", "resume", "scan_now")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Watch, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        monitoring.watch_update(
+            watch=obj,
+            interval=data["interval"],
+            tags=data["tags"],
+            note=data["note"],
+            paused=data["paused"],
+        )
+        Watch.objects.filter(pk=obj.pk).update(notify_renewals=data["notify_renewals"])
+
+    @admin.action(description="Pause the selected watches")
+    def pause(self, request: HttpRequest, queryset: QuerySet[Watch]) -> None:
+        count = monitoring.watches_update(watches=queryset, paused=True)
+        self.message_user(request, f"{count} watch(es) paused.")
+
+    @admin.action(description="Resume the selected watches")
+    def resume(self, request: HttpRequest, queryset: QuerySet[Watch]) -> None:
+        count = monitoring.watches_update(watches=queryset, paused=False)
+        self.message_user(request, f"{count} watch(es) resumed.")
+
+    @admin.action(description="Scan the selected watches now")
+    def scan_now(self, request: HttpRequest, queryset: QuerySet[Watch]) -> None:
+        scans = monitoring.watches_scan_now(watches=queryset)
+        self.message_user(request, f"{len(scans)} scan(s) queued.")
