@@ -607,13 +607,59 @@ TIMELINE_TOP = 34
 
 @dataclass(frozen=True)
 class TimelinePoint:
-    """One scan on the verdict lane."""
+    """One dot on the verdict lane: a scan, or scans too close to tell apart at
+    this scale (``count`` > 1, from ``first`` to ``when``). A group shows its worst
+    verdict and its most telling change; ``summary`` says the verdicts in order."""
 
     x: float
     when: dt.datetime
     verdict: str
     change: str
     token: str
+    count: int = 1
+    first: dt.datetime | None = None
+    summary: str = ""
+
+
+# Dots closer than this (px, two radii) overlap: they are drawn as one.
+TIMELINE_DOT_SPACING = 12
+_DOT_RANK: dict[str, int] = {"ok": 0, "warning": 1, "": 2, "broken": 3}
+_CHANGE_RANK: dict[str, int] = {"renewal": 1, "improvement": 2, "rollback": 3, "material": 3}
+
+
+def _verdict_word(verdict: str) -> str:
+    return verdict.upper() if verdict else "COULD NOT SCAN"
+
+
+def _grouped(points: Sequence[TimelinePoint]) -> tuple[TimelinePoint, ...]:
+    """Merge runs of dots that would overlap (points in time order)."""
+    groups: list[list[TimelinePoint]] = []
+    for point in points:
+        if groups and point.x - groups[-1][0].x < TIMELINE_DOT_SPACING:
+            groups[-1].append(point)
+        else:
+            groups.append([point])
+    out = []
+    for group in groups:
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        verdicts = [_verdict_word(p.verdict) for p in group]
+        run = [v for i, v in enumerate(verdicts) if i == 0 or v != verdicts[i - 1]]
+        last = group[-1]
+        out.append(
+            TimelinePoint(
+                x=last.x,
+                when=last.when,
+                verdict=max((p.verdict for p in group), key=lambda v: _DOT_RANK.get(v, 2)),
+                change=max((p.change for p in group), key=lambda c: _CHANGE_RANK.get(c, 0)),
+                token=last.token,
+                count=len(group),
+                first=group[0].when,
+                summary=" → ".join(run),
+            )
+        )
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -672,9 +718,14 @@ class Timeline:
 
     @property
     def description(self) -> str:
-        verdicts = ", ".join(f"{p.when:%Y-%m-%d} {p.verdict.upper()}" for p in self.points)
+        verdicts = ", ".join(
+            f"{p.first:%Y-%m-%d} to {p.when:%Y-%m-%d} {p.summary} ({p.count} scans)"
+            if p.first is not None
+            else f"{p.when:%Y-%m-%d} {_verdict_word(p.verdict)}"
+            for p in self.points
+        )
         return (
-            f"{len(self.points)} scans from {self.start:%Y-%m-%d} to {self.end:%Y-%m-%d}: "
+            f"{len(self.rows)} scans from {self.start:%Y-%m-%d} to {self.end:%Y-%m-%d}: "
             f"{verdicts}. {len(self.lanes)} certificate lanes, each bar from the first scan "
             "that saw the certificate served to its expiry date."
         )
@@ -740,9 +791,11 @@ def timeline(scans: Sequence[tuple[Any, Sequence[Sequence[ServedCert]]]]) -> Tim
             sorted(lane_bars.items(), key=lambda item: (item[0][0] != "leaf", item[0][1]))
         )
     )
-    points = tuple(
-        TimelinePoint(x(s.requested_at), s.requested_at, s.verdict, s.change, s.token)
-        for s, _ in ordered
+    points = _grouped(
+        [
+            TimelinePoint(x(s.requested_at), s.requested_at, s.verdict, s.change, s.token)
+            for s, _ in ordered
+        ]
     )
     height = TIMELINE_TOP + len(lanes) * TIMELINE_LANE + 24
     return Timeline(

@@ -562,8 +562,11 @@ def test_the_host_page_draws_a_timeline_of_verdicts_and_expiry_dates(alice_clien
     svg = html[html.index("<svg") : html.index("</svg>")]
     assert 'role="img"' in svg and "<title" in svg and "<desc" in svg
     assert "leaf x3.example.com" in svg and "intermediate Example Authority X3" in svg
-    assert svg.count('class="point verdict-dot-') == 3
+    # The three scans were recorded within a second: one dot, its worst verdict,
+    # the run of verdicts in its title.
+    assert svg.count('class="point verdict-dot-') == 1 and "3 scans, " in svg
     assert "verdict-dot-broken" in svg and "change-improvement" in svg
+    assert ": BROKEN → OK (improvement)</title>" in svg
     # The served X1 and X3 both have a lane; the renewal adds a second leaf bar.
     assert "intermediate Example Authority X1" in svg
     assert "valid until 2025-07-31" in svg and "valid until 2025-08-28" in svg

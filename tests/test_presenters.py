@@ -114,3 +114,40 @@ def test_trust_stores_are_named_as_people_say_them():
     )
     assert trust_store_words("none+test root") == "only your anchors: test root"
     assert trust_store_words("system") == "this machine's system store"
+
+
+# --- the timeline's verdict lane ---------------------------------------------------------
+
+
+def test_scans_too_close_to_tell_apart_are_one_dot_that_says_what_happened():
+    """A host rescanned every five minutes, on an axis spanning a year of certificate
+    lifetimes: the dots of one day would overlap. They are drawn as one, with the
+    worst verdict, and its title tells the run of verdicts."""
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from scans.presenters import timeline
+    from scans.reports import ServedCert
+
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    leaf = ServedCert("a" * 64, "www.example", start + dt.timedelta(days=365), False)
+
+    def scan(pk: int, when: dt.datetime, verdict: str, change: str = "same"):  # type: ignore[no-untyped-def]
+        return SimpleNamespace(
+            pk=pk, requested_at=when, verdict=verdict, change=change, token=f"t{pk}"
+        )
+
+    burst = [scan(i, start + dt.timedelta(minutes=5 * i), "ok") for i in range(1, 4)]
+    burst[1] = scan(2, burst[1].requested_at, "broken", "material")
+    later = scan(9, start + dt.timedelta(days=180), "ok")
+    drawn = timeline([(s, [(leaf,)]) for s in [*burst, later]])
+    assert drawn is not None
+
+    grouped, single = drawn.points
+    assert (grouped.count, grouped.verdict, grouped.change) == (3, "broken", "material")
+    assert grouped.summary == "OK → BROKEN → OK" and grouped.token == "t3"
+    assert grouped.first == burst[0].requested_at and grouped.when == burst[2].requested_at
+    assert (single.count, single.verdict, single.token) == (1, "ok", "t9")
+    # Every scan still has its own row in the table, and the description counts them all.
+    assert len(drawn.rows) == 4 and drawn.description.startswith("4 scans from")
+    assert "OK → BROKEN → OK (3 scans)" in drawn.description
