@@ -40,7 +40,9 @@ def test_a_submitted_host_becomes_a_finished_report_with_the_served_chain(
     assert scan.verdict == "ok"
     served = list(
         ChainEntry.objects.filter(
-            outcome__endpoints__scan=scan, outcome__endpoints__no_sni=False, kind="served"
+            outcome__endpoints__endpoint_set__scans=scan,
+            outcome__endpoints__no_sni=False,
+            kind="served",
         )
         .order_by("position")
         .values_list("certificate__sha256", flat=True)
