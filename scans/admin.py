@@ -10,7 +10,17 @@ from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
 
 from .engine.certs import BundleError, read_bundle
-from .models import ApiToken, Certificate, Channel, Host, Incident, Notification, Scan, TrustAnchor
+from .models import (
+    ApiToken,
+    Certificate,
+    Channel,
+    DigestField,
+    Host,
+    Incident,
+    Notification,
+    Scan,
+    TrustAnchor,
+)
 
 
 class TrustAnchorForm(forms.ModelForm):
@@ -49,7 +59,22 @@ class ScanAdmin(admin.ModelAdmin):
     list_filter = ["status", "verdict", "change"]
     search_fields = ["host__hostname", "token"]
     raw_id_fields = ["host", "previous", "requested_by"]
-    readonly_fields = [f.name for f in Scan._meta.fields]
+    # Digests are stored as bytes and shown as hex, as they were when stored as text.
+    readonly_fields = [
+        f"{f.name}_hex" if isinstance(f, DigestField) else f.name for f in Scan._meta.fields
+    ]
+
+    @admin.display(description="served digest")
+    def served_digest_hex(self, obj: Scan) -> str:
+        return bytes(obj.served_digest or b"").hex()
+
+    @admin.display(description="expected digest")
+    def expected_digest_hex(self, obj: Scan) -> str:
+        return bytes(obj.expected_digest or b"").hex()
+
+    @admin.display(description="findings digest")
+    def findings_digest_hex(self, obj: Scan) -> str:
+        return bytes(obj.findings_digest or b"").hex()
 
 
 @admin.register(Certificate)

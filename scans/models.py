@@ -210,8 +210,8 @@ class Scan(models.Model):
     # Which certificate of the expected chain (or its root) expires first, at
     # ``valid_until``: an intermediate expiring before the leaf is the surprise
     # the overview must show. And how many findings of each severity the scan
-    # had. Both written at record time so the overview and /metrics read one
-    # row per watch.
+    # had (severities with none left out: read a missing one as 0). Both
+    # written at record time so the overview and /metrics read one row per watch.
     expires_first = models.TextField(blank=True)
     findings_counts = models.JSONField(default=dict, blank=True)
     # What the scan's addresses found, shared with every scan that found exactly

@@ -29,7 +29,6 @@ from .engine.report import (
     platform_to_json,
 )
 from .engine.report import Finding as EngineFinding
-from .engine.report import Severity as EngineSeverity
 from .engine.targets import Target
 from .models import (
     Certificate,
@@ -443,7 +442,10 @@ def report_digests(report: Report) -> tuple[bytes, bytes, bytes]:
 
 def report_expiry_and_counts(report: Report) -> tuple[str, dict[str, int]]:
     """Which certificate expires first (at ``report.valid_until``, on the expected
-    chain or its root) as a name a person recognises, and findings by severity."""
+    chain or its root) as a name a person recognises, and findings by severity.
+
+    Severities without a finding are left out of the counts (readers take a
+    missing one as 0): a clean scan stores ``{}``, not 60 bytes of zeros."""
     first = ""
     if report.valid_until is not None:
         for endpoint in report.endpoints:
@@ -452,9 +454,9 @@ def report_expiry_and_counts(report: Report) -> tuple[str, dict[str, int]]:
             if match is not None:
                 first = (match.common_name or match.subject)[:500]
                 break
-    counts = {severity.value: 0 for severity in EngineSeverity}
+    counts: dict[str, int] = {}
     for finding in report.all_findings():
-        counts[finding.severity.value] += 1
+        counts[finding.severity.value] = counts.get(finding.severity.value, 0) + 1
     return first, counts
 
 
