@@ -400,8 +400,8 @@ def outcome(tokens: list[str]) -> Outcome:
     from scans.models import Scan
 
     rows = Scan.objects.filter(token__in=tokens).annotate(
-        n_endpoints=Count("endpoints"),
-        n_sni=Count("endpoints", filter=Q(endpoints__no_sni=False)),
+        n_endpoints=Count("endpoint_set__endpoints"),
+        n_sni=Count("endpoint_set__endpoints", filter=Q(endpoint_set__endpoints__no_sni=False)),
     )
     result = Outcome()
     seen = set()

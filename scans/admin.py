@@ -15,6 +15,7 @@ from .models import (
     ApiToken,
     Certificate,
     Channel,
+    DigestField,
     Host,
     Incident,
     Notification,
@@ -60,7 +61,22 @@ class ScanAdmin(admin.ModelAdmin):
     list_filter = ["status", "verdict", "change"]
     search_fields = ["host__hostname", "token"]
     raw_id_fields = ["host", "previous", "requested_by"]
-    readonly_fields = [f.name for f in Scan._meta.fields]
+    # Digests are stored as bytes and shown as hex, as they were when stored as text.
+    readonly_fields = [
+        f"{f.name}_hex" if isinstance(f, DigestField) else f.name for f in Scan._meta.fields
+    ]
+
+    @admin.display(description="served digest")
+    def served_digest_hex(self, obj: Scan) -> str:
+        return bytes(obj.served_digest or b"").hex()
+
+    @admin.display(description="expected digest")
+    def expected_digest_hex(self, obj: Scan) -> str:
+        return bytes(obj.expected_digest or b"").hex()
+
+    @admin.display(description="findings digest")
+    def findings_digest_hex(self, obj: Scan) -> str:
+        return bytes(obj.findings_digest or b"").hex()
 
 
 @admin.register(Certificate)

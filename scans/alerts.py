@@ -261,7 +261,7 @@ def top_finding(scan: Scan) -> Finding | None:
     """The finding a message leads with: the first error, else the first warning."""
     # Scan-wide findings hang off the scan; an address's off its (shared) outcome.
     rows = list(
-        Finding.objects.filter(Q(scan=scan) | Q(outcome__endpoints__scan=scan))
+        Finding.objects.filter(Q(scan=scan) | Q(outcome__endpoints__endpoint_set__scans=scan))
         .exclude(severity=Finding.Severity.INFO)
         .order_by("position", "pk")
         .distinct()

@@ -19,6 +19,43 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+class DigestField(models.BinaryField):
+    """A SHA-256 digest stored as its 32 bytes (``bytea``/BLOB), half the size of
+    its hex text, and read as ``bytes`` (never a memoryview), so digests compare
+    with ``==``. A hex string given to it is stored as the bytes it spells."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 32)
+        super().__init__(*args, **kwargs)
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> bytes | None:
+        return None if value is None else bytes(value)
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return bytes.fromhex(value)
+        return super().to_python(value)
+
+    def get_prep_value(self, value: Any) -> Any:
+        value = super().get_prep_value(value)
+        return bytes.fromhex(value) if isinstance(value, str) else value
+
+
+def timings_text(pairs: Any) -> str:
+    """Each endpoint's (connect_ms, handshake_ms) as compact text: ``0.4,1.2;0.3,``
+    (``repr`` of each float, so it reads back exactly; empty for ``None``)."""
+    return ";".join(",".join("" if v is None else repr(v) for v in pair) for pair in pairs)
+
+
+def timings_parse(text: str) -> list[tuple[float | None, float | None]]:
+    """``timings_text`` read back: one (connect_ms, handshake_ms) per endpoint."""
+    out: list[tuple[float | None, float | None]] = []
+    for item in text.split(";") if text else ():
+        connect, _, handshake = item.partition(",")
+        out.append((float(connect) if connect else None, float(handshake) if handshake else None))
+    return out
+
+
 class Certificate(models.Model):
     """One distinct certificate (SHA-256 of the DER is its identity).
 
@@ -130,7 +167,9 @@ class Scan(models.Model):
         ROLLBACK = "rollback", "rollback to an older certificate"
         MATERIAL = "material", "material change"
 
-    token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
+    # Unique through scan_token_unique (a plain unique index: ``unique=True``
+    # would add a second, LIKE-pattern index on Postgres that no query uses).
+    token = models.CharField(max_length=64, default=new_token, editable=False)
     # No index of its own: scan_host_recent (host first) serves every lookup by host.
     host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="scans", db_index=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
@@ -150,10 +189,11 @@ class Scan(models.Model):
     duration_ms = models.FloatField(null=True, blank=True)
     valid_until = models.DateTimeField(null=True, blank=True)
     # Digests of what was served / expected / found, compared with the
-    # previous scan to mark changes without loading old scans' chains.
-    served_digest = models.CharField(max_length=64, blank=True)
-    expected_digest = models.CharField(max_length=64, blank=True)
-    findings_digest = models.CharField(max_length=64, blank=True)
+    # previous scan to mark changes without loading old scans' chains
+    # (SHA-256, 32 bytes each; empty for a scan without a report).
+    served_digest = DigestField(blank=True, default=b"")
+    expected_digest = DigestField(blank=True, default=b"")
+    findings_digest = DigestField(blank=True, default=b"")
     change = models.CharField(max_length=12, choices=Change.choices, blank=True)
     change_summary = models.TextField(blank=True)
     previous = models.ForeignKey(
@@ -170,10 +210,18 @@ class Scan(models.Model):
     # Which certificate of the expected chain (or its root) expires first, at
     # ``valid_until``: an intermediate expiring before the leaf is the surprise
     # the overview must show. And how many findings of each severity the scan
-    # had. Both written at record time so the overview and /metrics read one
-    # row per watch.
+    # had (severities with none left out: read a missing one as 0). Both
+    # written at record time so the overview and /metrics read one row per watch.
     expires_first = models.TextField(blank=True)
     findings_counts = models.JSONField(default=dict, blank=True)
+    # What the scan's addresses found, shared with every scan that found exactly
+    # the same (an unchanged rescan points at its predecessor's set), and the
+    # one thing that differs each time: each endpoint's connect and handshake
+    # times, in the set's order (``timings_text``). Empty for a scan without a report.
+    endpoint_set = models.ForeignKey(
+        "EndpointSet", null=True, blank=True, on_delete=models.PROTECT, related_name="scans"
+    )
+    timings = models.TextField(blank=True)
 
     class Meta:
         indexes = [
@@ -187,6 +235,7 @@ class Scan(models.Model):
             ),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["token"], name="scan_token_unique"),
             models.CheckConstraint(
                 condition=Q(status__in=["queued", "running", "done", "failed"]),
                 name="scan_status_valid",
@@ -209,15 +258,24 @@ class Scan(models.Model):
         """A change a team wants to hear about (alerts): material or a rollback."""
         return self.change in MATERIAL_CHANGES
 
+    @property
+    def endpoints(self) -> models.QuerySet[Endpoint]:
+        """This scan's endpoints (its endpoint set's, in order); none without a report.
+        Their timings are this scan's ``timings``, not on the shared rows."""
+        if self.endpoint_set_id is None:
+            return Endpoint.objects.none()
+        return Endpoint.objects.filter(endpoint_set_id=self.endpoint_set_id)
+
 
 class Outcome(models.Model):
     """What one endpoint found, shared by every endpoint that found exactly the same.
 
     The served and expected chains (with each certificate's role), the anchor,
     the findings, the client verdicts and the verdict, keyed by a digest of all
-    of it. An unchanged rescan points its endpoints at the outcomes the scan
-    before it recorded instead of copying chains and findings again: a host
-    rescanned every hour grows by a few small Endpoint rows per scan.
+    of it. Endpoints point at outcomes instead of copying chains and findings,
+    and an unchanged rescan points at the endpoint set the scan before it
+    recorded (``EndpointSet``): a host rescanned every hour grows by one scan
+    row per scan.
 
     Immutable once written: a finished scan is never rewritten, so neither is
     anything it points at.
@@ -238,16 +296,33 @@ class Outcome(models.Model):
         return f"outcome {self.digest[:12]} ({self.verdict})"
 
 
-class Endpoint(models.Model):
-    """One address of a scan, with SNI or without (``sni`` empty, ``no_sni`` set).
+class EndpointSet(models.Model):
+    """The endpoints of a scan, shared by every scan whose endpoints are the same.
 
-    Only what is particular to this address and this scan lives here (address,
-    timings, TLS version); what it found is its ``outcome``, shared.
+    Keyed by a digest of each endpoint's address, port, SNI, TLS version,
+    cipher, Server header and outcome, in order. An unchanged rescan finds its
+    predecessor's set and stores only a reference and its timings on the scan
+    row: no endpoint row per address per scan. Immutable once written, like
+    outcomes.
     """
 
-    # No index of its own: endpoint_position (scan first) serves lookups by scan.
-    scan = models.ForeignKey(
-        Scan, on_delete=models.CASCADE, related_name="endpoints", db_index=False
+    digest = DigestField(unique=True)
+
+    def __str__(self) -> str:
+        return f"endpoint set {bytes(self.digest).hex()[:12]}"
+
+
+class Endpoint(models.Model):
+    """One address of an endpoint set, with SNI or without (``sni`` empty, ``no_sni`` set).
+
+    What is particular to this address (address, TLS version, cipher, Server
+    header); what it found is its ``outcome``, shared. The times a scan took to
+    connect and handshake are the scan's (``Scan.timings``).
+    """
+
+    # No index of its own: endpoint_set_position (set first) serves lookups by set.
+    endpoint_set = models.ForeignKey(
+        EndpointSet, on_delete=models.CASCADE, related_name="endpoints", db_index=False
     )
     position = models.PositiveSmallIntegerField()
     address = models.CharField(max_length=64)
@@ -256,8 +331,6 @@ class Endpoint(models.Model):
     no_sni = models.BooleanField(default=False)
     tls_version = models.CharField(max_length=20, blank=True)
     cipher = models.CharField(max_length=100, blank=True)
-    connect_ms = models.FloatField(null=True)
-    handshake_ms = models.FloatField(null=True)
     outcome = models.ForeignKey(Outcome, on_delete=models.PROTECT, related_name="endpoints")
     # The HTTP Server header the endpoint answered with ("Microsoft-IIS/10.0"), when it did.
     server = models.CharField(max_length=200, blank=True)
@@ -265,7 +338,9 @@ class Endpoint(models.Model):
     class Meta:
         ordering = ["position"]
         constraints = [
-            models.UniqueConstraint(fields=["scan", "position"], name="endpoint_position"),
+            models.UniqueConstraint(
+                fields=["endpoint_set", "position"], name="endpoint_set_position"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -26,7 +26,7 @@ from .engine.report import (
     platform_from_json,
 )
 from .engine.report import Finding as EngineFinding
-from .models import Certificate, ChainEntry, Endpoint, Finding, Scan
+from .models import Certificate, ChainEntry, Endpoint, Finding, Scan, timings_parse
 
 
 def certificate_info(row: Certificate) -> CertificateInfo:
@@ -71,23 +71,30 @@ def _finding(row: Finding) -> EngineFinding:
 
 def scans_with_report_data(queryset):  # type: ignore[no-untyped-def]
     """Prefetch everything ``report_from_scan`` reads, in a fixed number of queries."""
-    return queryset.select_related("host").prefetch_related(
+    return queryset.select_related("host", "endpoint_set").prefetch_related(
         Prefetch(
-            "endpoints",
+            "endpoint_set__endpoints",
             queryset=Endpoint.objects.select_related("outcome", "outcome__anchor"),
         ),
         Prefetch(
-            "endpoints__outcome__chain",
+            "endpoint_set__endpoints__outcome__chain",
             queryset=ChainEntry.objects.select_related("certificate"),
         ),
-        Prefetch("endpoints__outcome__findings", queryset=Finding.objects.all()),
+        Prefetch("endpoint_set__endpoints__outcome__findings", queryset=Finding.objects.all()),
         Prefetch("findings", queryset=Finding.objects.all()),
     )
 
 
 def report_from_scan(scan: Scan) -> Report:
-    """The report of a finished scan, as the engine produced it."""
-    endpoints = [_endpoint(ep) for ep in scan.endpoints.all()]
+    """The report of a finished scan, as the engine produced it.
+
+    Its endpoints are its (shared) endpoint set's, with this scan's timings."""
+    rows = list(scan.endpoint_set.endpoints.all()) if scan.endpoint_set else []
+    timings = timings_parse(scan.timings)
+    endpoints = [
+        _endpoint(ep, *(timings[i] if i < len(timings) else (None, None)))
+        for i, ep in enumerate(rows)
+    ]
     return Report(
         host=scan.host.hostname,
         port=scan.host.port,
@@ -101,7 +108,7 @@ def report_from_scan(scan: Scan) -> Report:
     )
 
 
-def _endpoint(ep: Endpoint) -> EndpointReport:
+def _endpoint(ep: Endpoint, connect_ms: float | None, handshake_ms: float | None) -> EndpointReport:
     outcome = ep.outcome
     chains: dict[str, list[ChainEntry]] = {ChainEntry.Kind.SERVED: [], ChainEntry.Kind.EXPECTED: []}
     for entry in sorted(outcome.chain.all(), key=lambda e: (e.kind, e.position)):
@@ -121,8 +128,8 @@ def _endpoint(ep: Endpoint) -> EndpointReport:
         valid_until=outcome.valid_until,
         tls_version=ep.tls_version or None,
         cipher=ep.cipher or None,
-        connect_ms=ep.connect_ms,
-        handshake_ms=ep.handshake_ms,
+        connect_ms=connect_ms,
+        handshake_ms=handshake_ms,
         error=outcome.error or None,
         served_roles=tuple(e.role for e in served),
         expected_roles=tuple(e.role for e in expected),
@@ -190,20 +197,26 @@ class ServedCert:
 def served_chains(scan_ids: Iterable[int]) -> dict[int, list[tuple[ServedCert, ...]]]:
     """Each scan's served chains (one per endpoint, leaf first), in one narrow query:
     a history page draws fifty scans' timelines without rebuilding fifty reports."""
-    # Endpoints point at shared outcomes; the served chain lives on the outcome.
+    # Scans point at shared endpoint sets, endpoints at shared outcomes; the
+    # served chain lives on the outcome.
     rows = (
-        Endpoint.objects.filter(
-            scan_id__in=list(scan_ids), outcome__chain__kind=ChainEntry.Kind.SERVED
+        Scan.objects.filter(
+            pk__in=list(scan_ids),
+            endpoint_set__endpoints__outcome__chain__kind=ChainEntry.Kind.SERVED,
         )
-        .order_by("scan_id", "position", "outcome__chain__position")
+        .order_by(
+            "pk",
+            "endpoint_set__endpoints__position",
+            "endpoint_set__endpoints__outcome__chain__position",
+        )
         .values_list(
-            "scan_id",
-            "id",
-            "outcome__chain__certificate__sha256",
-            "outcome__chain__certificate__common_name",
-            "outcome__chain__certificate__subject",
-            "outcome__chain__certificate__not_after",
-            "outcome__chain__certificate__self_signed",
+            "pk",
+            "endpoint_set__endpoints__id",
+            "endpoint_set__endpoints__outcome__chain__certificate__sha256",
+            "endpoint_set__endpoints__outcome__chain__certificate__common_name",
+            "endpoint_set__endpoints__outcome__chain__certificate__subject",
+            "endpoint_set__endpoints__outcome__chain__certificate__not_after",
+            "endpoint_set__endpoints__outcome__chain__certificate__self_signed",
         )
     )
     chains: dict[int, dict[int, list[ServedCert]]] = defaultdict(dict)

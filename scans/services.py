@@ -29,18 +29,19 @@ from .engine.report import (
     platform_to_json,
 )
 from .engine.report import Finding as EngineFinding
-from .engine.report import Severity as EngineSeverity
 from .engine.targets import Target
 from .models import (
     Certificate,
     ChainEntry,
     Endpoint,
+    EndpointSet,
     Finding,
     Host,
     Outcome,
     PrunedScan,
     Scan,
     Watch,
+    timings_text,
 )
 from .scanning import subject_hash
 
@@ -290,10 +291,11 @@ def scans_prune_unchanged(*, older_than: dt.timedelta) -> int:
     history of a host), and a watch's last scan. Each pruned scan leaves a
     tombstone (token → host) so its permalink answers 410, and the scan after
     it is linked to the scan before it instead: it repeated that one, so the
-    change marked on the next scan is unchanged. Outcomes no endpoint points
-    at any more go too. Returns how many scans were pruned.
+    change marked on the next scan is unchanged. Endpoint sets no scan points
+    at any more go too, and then outcomes no endpoint points at. Returns how
+    many scans were pruned.
 
-    A recorder that found such an outcome by its digest in the milliseconds
+    A recorder that found such a set or outcome by its digest in the milliseconds
     before this commits fails its insert on the foreign key (the scan is then
     failed with an internal error, and the next scan records it afresh):
     locking every shared outcome on each record to close that window would
@@ -332,10 +334,16 @@ def scans_prune_unchanged(*, older_than: dt.timedelta) -> int:
             ignore_conflicts=True,
         )
         ids = [s.pk for s in candidates]
+        sets = set(
+            Scan.objects.filter(pk__in=ids, endpoint_set__isnull=False).values_list(
+                "endpoint_set_id", flat=True
+            )
+        )
         outcomes = set(
-            Endpoint.objects.filter(scan_id__in=ids).values_list("outcome_id", flat=True)
+            Endpoint.objects.filter(endpoint_set_id__in=sets).values_list("outcome_id", flat=True)
         )
         Scan.objects.filter(pk__in=ids).delete()
+        EndpointSet.objects.filter(pk__in=sets, scans__isnull=True).delete()
         Outcome.objects.filter(pk__in=outcomes, endpoints__isnull=True).delete()
     return len(candidates)
 
@@ -420,11 +428,11 @@ def _certificate_row(info: CertificateInfo) -> Certificate:
     )
 
 
-def _digest(parts: Iterable[str]) -> str:
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+def _digest(parts: Iterable[str]) -> bytes:
+    return hashlib.sha256("\n".join(parts).encode()).digest()
 
 
-def report_digests(report: Report) -> tuple[str, str, str]:
+def report_digests(report: Report) -> tuple[bytes, bytes, bytes]:
     served = _digest(f"{e.key}={','.join(e.served_fingerprint())}" for e in report.endpoints)
     expected = _digest(f"{e.key}={','.join(e.expected_fingerprint())}" for e in report.endpoints)
     # Code and severity: a warning that became an error is a change, never "same".
@@ -434,7 +442,10 @@ def report_digests(report: Report) -> tuple[str, str, str]:
 
 def report_expiry_and_counts(report: Report) -> tuple[str, dict[str, int]]:
     """Which certificate expires first (at ``report.valid_until``, on the expected
-    chain or its root) as a name a person recognises, and findings by severity."""
+    chain or its root) as a name a person recognises, and findings by severity.
+
+    Severities without a finding are left out of the counts (readers take a
+    missing one as 0): a clean scan stores ``{}``, not 60 bytes of zeros."""
     first = ""
     if report.valid_until is not None:
         for endpoint in report.endpoints:
@@ -443,9 +454,9 @@ def report_expiry_and_counts(report: Report) -> tuple[str, dict[str, int]]:
             if match is not None:
                 first = (match.common_name or match.subject)[:500]
                 break
-    counts = {severity.value: 0 for severity in EngineSeverity}
+    counts: dict[str, int] = {}
     for finding in report.all_findings():
-        counts[finding.severity.value] += 1
+        counts[finding.severity.value] = counts.get(finding.severity.value, 0) + 1
     return first, counts
 
 
@@ -473,18 +484,30 @@ def scan_record(*, scan: Scan, report: Report) -> Scan:
     done.served_digest, done.expected_digest, done.findings_digest = report_digests(report)
     done.expires_first, done.findings_counts = report_expiry_and_counts(report)
     classify_change(scan=done, report=report)
-    with transaction.atomic():
-        claimed = Scan.objects.filter(
-            pk=scan.pk, status=Scan.Status.RUNNING, attempts=scan.attempts
-        ).update(**{name: getattr(done, name) for name in _RECORDED})
-        if claimed:
-            _report_rows_create(done, report)
+    done.timings = timings_text((e.connect_ms, e.handshake_ms) for e in report.endpoints)
+    try:
+        with transaction.atomic():
+            # What the endpoints found, shared with earlier scans (written first:
+            # the scan row points at it), then the compare-and-set on the claim.
+            done.endpoint_set = _endpoint_set_store(report)
+            claimed = Scan.objects.filter(
+                pk=scan.pk, status=Scan.Status.RUNNING, attempts=scan.attempts
+            ).update(**{name: getattr(done, name) for name in _RECORDED})
+            if not claimed:
+                raise _NotClaimed
+            _scan_findings_create(done, report)
             if done.watch_id is not None:
                 watched_scan_finished(scan=done)
             return done
+    except _NotClaimed:
+        pass  # rolled back: a scan recorded under another claim gets nothing of this one
     stored = Scan.objects.select_related("host").get(pk=scan.pk)
     log.info("scan %s is %s under another claim, not recording", scan.pk, stored.status)
     return stored
+
+
+class _NotClaimed(Exception):
+    """The scan is no longer running under this claim: undo what was written for it."""
 
 
 def watched_scan_finished(*, scan: Scan) -> None:
@@ -518,21 +541,25 @@ _RECORDED = (
     "previous",
     "expires_first",
     "findings_counts",
+    "endpoint_set",
+    "timings",
 )
 
 
-def _report_rows_create(scan: Scan, report: Report) -> None:
-    """The report's certificates, endpoints and their shared outcomes.
+def _endpoint_set_store(report: Report) -> EndpointSet | None:
+    """The report's certificates, and its endpoints as a shared set; ``None`` for a
+    report without endpoints.
 
-    An endpoint's outcome (chains with roles, findings, clients, verdict) is
-    looked up by its digest: an unchanged rescan finds every outcome already
-    stored and writes only its small Endpoint rows. New outcomes are written
-    with their chain entries and findings. A fixed number of statements
-    whatever the number of endpoints (bulk inserts, no per-row queries).
+    The set is looked up by its digest (``endpoint_set_digest``): an unchanged
+    rescan finds it and writes nothing more. A new set's endpoints point at
+    outcomes (chains with roles, findings, clients, verdict) looked up by their
+    own digests; new outcomes are written with their chain entries and
+    findings. A fixed number of statements whatever the number of endpoints
+    (bulk inserts, no per-row queries).
 
-    Two recorders writing the same new outcome at once write identical rows;
-    the conflicting inserts are skipped (unique digest, chain slot and finding
-    slot), so both end up pointing at one complete outcome.
+    Two recorders writing the same new set or outcome at once write identical
+    rows; the conflicting inserts are skipped (unique digests, chain slot,
+    finding slot, endpoint position), so both end up pointing at one complete set.
     """
     certs = certificates_store(
         infos=[
@@ -543,49 +570,92 @@ def _report_rows_create(scan: Scan, report: Report) -> None:
     )
     # The expected chain is the verifier's path, leaf first and root left out.
     certificates_learn(sha256s=[c.sha256 for e in report.endpoints for c in e.expected[1:]])
+    if not report.endpoints:
+        return None
     digests = [outcome_digest(e) for e in report.endpoints]
-    outcomes = {
-        o.digest: o for o in Outcome.objects.filter(digest__in=digests).only("pk", "digest")
-    }
-    new = {d: e for d, e in zip(digests, report.endpoints, strict=True) if d not in outcomes}
-    if new:
-        Outcome.objects.bulk_create(
-            [_outcome_row(d, e, certs) for d, e in new.items()], ignore_conflicts=True
-        )
-        outcomes.update(
-            (o.digest, o) for o in Outcome.objects.filter(digest__in=list(new)).only("pk", "digest")
-        )
-        ChainEntry.objects.bulk_create(
-            [
-                ChainEntry(
-                    outcome=outcomes[d],
-                    kind=kind,
-                    position=i,
-                    certificate=certs[c.sha256],
-                    role=roles[i] if i < len(roles) else "",
-                )
-                for d, endpoint in new.items()
-                for kind, chain, roles in (
-                    (ChainEntry.Kind.SERVED, endpoint.served, endpoint.served_roles),
-                    (ChainEntry.Kind.EXPECTED, endpoint.expected, endpoint.expected_roles),
-                )
-                for i, c in enumerate(chain)
-            ],
-            ignore_conflicts=True,
-        )
+    set_digest = endpoint_set_digest(report.endpoints, digests)
+    found = EndpointSet.objects.filter(digest=set_digest).only("pk").first()
+    if found is not None:
+        return found
+    outcomes = _outcomes_store(dict(zip(digests, report.endpoints, strict=True)), certs)
+    EndpointSet.objects.bulk_create([EndpointSet(digest=set_digest)], ignore_conflicts=True)
+    endpoint_set = EndpointSet.objects.only("pk").get(digest=set_digest)
     Endpoint.objects.bulk_create(
         [
-            _endpoint_row(scan, index, e, outcomes[d])
+            _endpoint_row(endpoint_set, index, e, outcomes[d])
             for index, (d, e) in enumerate(zip(digests, report.endpoints, strict=True))
-        ]
+        ],
+        ignore_conflicts=True,
     )
-    rows = [
-        _finding_row(f, position, outcome=outcomes[d])
-        for d, endpoint in new.items()
-        for position, f in enumerate(endpoint.findings)
+    return endpoint_set
+
+
+def _outcomes_store(
+    by_digest: dict[str, EndpointReport], certs: dict[str, Certificate]
+) -> dict[str, Outcome]:
+    """The stored outcome of each digest, written with its chain entries and
+    findings when it is new."""
+    outcomes = {
+        o.digest: o for o in Outcome.objects.filter(digest__in=list(by_digest)).only("pk", "digest")
+    }
+    new = {d: e for d, e in by_digest.items() if d not in outcomes}
+    if not new:
+        return outcomes
+    Outcome.objects.bulk_create(
+        [_outcome_row(d, e, certs) for d, e in new.items()], ignore_conflicts=True
+    )
+    outcomes.update(
+        (o.digest, o) for o in Outcome.objects.filter(digest__in=list(new)).only("pk", "digest")
+    )
+    ChainEntry.objects.bulk_create(
+        [
+            ChainEntry(
+                outcome=outcomes[d],
+                kind=kind,
+                position=i,
+                certificate=certs[c.sha256],
+                role=roles[i] if i < len(roles) else "",
+            )
+            for d, endpoint in new.items()
+            for kind, chain, roles in (
+                (ChainEntry.Kind.SERVED, endpoint.served, endpoint.served_roles),
+                (ChainEntry.Kind.EXPECTED, endpoint.expected, endpoint.expected_roles),
+            )
+            for i, c in enumerate(chain)
+        ],
+        ignore_conflicts=True,
+    )
+    Finding.objects.bulk_create(
+        [
+            _finding_row(f, position, outcome=outcomes[d])
+            for d, endpoint in new.items()
+            for position, f in enumerate(endpoint.findings)
+        ],
+        ignore_conflicts=True,
+    )
+    return outcomes
+
+
+def _scan_findings_create(scan: Scan, report: Report) -> None:
+    """The scan-wide findings (the no-SNI mismatch, DNS…), which belong to this scan."""
+    if report.findings:
+        Finding.objects.bulk_create(
+            [_finding_row(f, position, scan=scan) for position, f in enumerate(report.findings)],
+            ignore_conflicts=True,
+        )
+
+
+def endpoint_set_digest(
+    endpoints: Sequence[EndpointReport], outcome_digests: Sequence[str]
+) -> bytes:
+    """SHA-256 of a scan's endpoints as a set row stores them: per endpoint, in
+    order, its address, port, SNI, TLS version, cipher, Server header and the
+    digest of its outcome. Equal digests: the scans can share one set."""
+    content = [
+        [e.address, e.port, e.sni, e.tls_version or "", e.cipher or "", e.server or "", d]
+        for e, d in zip(endpoints, outcome_digests, strict=True)
     ]
-    rows += [_finding_row(f, position, scan=scan) for position, f in enumerate(report.findings)]
-    Finding.objects.bulk_create(rows, ignore_conflicts=True)
+    return hashlib.sha256(json.dumps(content).encode()).digest()
 
 
 def outcome_digest(endpoint: EndpointReport) -> str:
@@ -632,9 +702,11 @@ def _outcome_row(digest: str, endpoint: EndpointReport, certs: dict[str, Certifi
     )
 
 
-def _endpoint_row(scan: Scan, index: int, endpoint: EndpointReport, outcome: Outcome) -> Endpoint:
+def _endpoint_row(
+    endpoint_set: EndpointSet, index: int, endpoint: EndpointReport, outcome: Outcome
+) -> Endpoint:
     return Endpoint(
-        scan=scan,
+        endpoint_set=endpoint_set,
         position=index,
         address=endpoint.address,
         port=endpoint.port,
@@ -642,8 +714,6 @@ def _endpoint_row(scan: Scan, index: int, endpoint: EndpointReport, outcome: Out
         no_sni=endpoint.sni is None,
         tls_version=endpoint.tls_version or "",
         cipher=endpoint.cipher or "",
-        connect_ms=endpoint.connect_ms,
-        handshake_ms=endpoint.handshake_ms,
         outcome=outcome,
         server=endpoint.server or "",
     )

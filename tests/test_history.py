@@ -426,7 +426,9 @@ def test_a_finding_text_is_stored_within_its_cap(settings):
 
     scan = record_report(report)
 
-    stored = Finding.objects.get(outcome__endpoints__scan=scan, detail__startswith="CN=xxx")
+    stored = Finding.objects.get(
+        outcome__endpoints__endpoint_set__scans=scan, detail__startswith="CN=xxx"
+    )
     assert len(stored.detail) == 4000
     assert stored.detail.endswith("…")
 

@@ -56,7 +56,7 @@ def test_each_watched_host_has_expiry_verdict_last_scan_and_findings(client, ali
     assert value("chainscan_verdict", "443", verdict="ok") == 0
     assert value("chainscan_verdict", "8443", verdict="ok") == 1
     errors = Finding.objects.filter(
-        Q(scan=broken) | Q(outcome__endpoints__scan=broken), severity="error"
+        Q(scan=broken) | Q(outcome__endpoints__endpoint_set__scans=broken), severity="error"
     ).count()
     assert errors >= 1
     assert value("chainscan_findings", "443", severity="error") == errors

@@ -17,8 +17,17 @@ from django.urls import reverse
 from django.utils import timezone
 
 from scans import services, tasks
-from scans.engine.report import client_to_json
-from scans.models import ChainEntry, Endpoint, Finding, Outcome, PrunedScan, Scan, Watch
+from scans.engine.report import client_to_json, platform_to_json
+from scans.models import (
+    ChainEntry,
+    Endpoint,
+    EndpointSet,
+    Finding,
+    Outcome,
+    PrunedScan,
+    Scan,
+    Watch,
+)
 from scans.reports import report_from_scan, scans_with_report_data
 from tests.factories import HOST, chains, engine_report, record_report, record_scan
 
@@ -31,6 +40,7 @@ def counts() -> dict[str, int]:
         "chain entries": ChainEntry.objects.count(),
         "findings": Finding.objects.count(),
         "endpoints": Endpoint.objects.count(),
+        "endpoint sets": EndpointSet.objects.count(),
     }
 
 
@@ -54,8 +64,11 @@ def test_an_unchanged_rescan_copies_no_chain_entry_and_no_finding(alice):
     assert after["chain entries"] == before["chain entries"] > 0
     assert after["findings"] == before["findings"] > 0
     assert after["outcomes"] == before["outcomes"]
-    # Only the small per-address rows: two addresses and the no-SNI probe.
-    assert after["endpoints"] == before["endpoints"] + 3
+    # Not even the per-address rows: the rescan points at the first scan's
+    # endpoint set (two addresses and the no-SNI probe) and keeps its timings.
+    assert after["endpoints"] == before["endpoints"] == 3
+    assert after["endpoint sets"] == before["endpoint sets"] == 1
+    assert again.endpoint_set_id == first.endpoint_set_id
     # And it reads back exactly as the engine reported it.
     first_report, again_report = report_of(first), report_of(again)
     assert again_report.endpoints == first_report.endpoints  # type: ignore[attr-defined]
@@ -145,19 +158,93 @@ def test_scans_recorded_before_outcomes_read_the_same_after_the_migration():
         assert got.served == want.served and got.expected == want.expected
         assert got.findings == want.findings and got.clients == want.clients
         assert got.verdict == want.verdict and got.anchor == want.anchor
+        assert (got.address, got.sni, got.tls_version, got.cipher) == (
+            want.address,
+            want.sni,
+            want.tls_version,
+            want.cipher,
+        )
+        assert (got.connect_ms, got.handshake_ms) == (want.connect_ms, want.handshake_ms)
         # Roles were not stored then: derived from the chains and findings.
         assert got.served_roles == want.served_roles
-    # One outcome per distinct endpoint content, shared by both scans' endpoints.
+    # One outcome per distinct endpoint content, and both scans share one set of endpoints.
     assert Outcome.objects.count() == len({services.outcome_digest(e) for e in report.endpoints})
-    assert Endpoint.objects.count() == 2 * len(report.endpoints)
+    assert Endpoint.objects.count() == len(report.endpoints)
+    assert EndpointSet.objects.count() == 1
+
+
+def _old_outcomes(apps, report) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """The 0012 schema's shared outcomes of ``report`` (chains with roles, findings), by digest."""
+    Outcome0, Chain0 = apps.get_model("scans", "Outcome"), apps.get_model("scans", "ChainEntry")
+    Finding0 = apps.get_model("scans", "Finding")
+    certs = _old_certificates(apps, report)
+    out = {}
+    for e in report.endpoints:
+        digest = services.outcome_digest(e)
+        outcome, created = Outcome0.objects.get_or_create(
+            digest=digest,
+            defaults={
+                "verdict": e.verdict.value,
+                "error": e.error or "",
+                "valid_until": e.valid_until,
+                "anchor": certs[e.anchor.sha256] if e.anchor else None,
+                "anchor_source": e.anchor_source or "",
+                "clients": [client_to_json(c) for c in e.clients],
+                "platforms": [platform_to_json(p) for p in e.platforms],
+            },
+        )
+        out[digest] = outcome.pk
+        if not created:
+            continue
+        for kind, chain, roles in (
+            ("served", e.served, e.served_roles),
+            ("expected", e.expected, e.expected_roles),
+        ):
+            for i, c in enumerate(chain):
+                Chain0.objects.create(
+                    outcome=outcome,
+                    kind=kind,
+                    position=i,
+                    certificate=certs[c.sha256],
+                    role=roles[i],
+                )
+        for i, f in enumerate(e.findings):
+            Finding0.objects.create(
+                outcome=outcome,
+                position=i,
+                code=f.code,
+                severity=f.severity.value,
+                title=f.title,
+                detail=f.detail,
+                fix=f.fix,
+                certificates=list(f.certificates),
+                clients=list(f.clients),
+            )
+    return out
+
+
+def _old_certificates(apps, report) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """Certificate rows of ``report`` with the columns the schema of ``apps`` has."""
+    from scans.services import _certificate_row
+
+    Certificate = apps.get_model("scans", "Certificate")
+    columns = {f.attname for f in Certificate._meta.concrete_fields}
+    certs = {}
+    for e in report.endpoints:
+        for c in (*e.served, *e.expected, *((e.anchor,) if e.anchor else ())):
+            row = _certificate_row(c)
+            fields = {
+                f.attname: getattr(row, f.attname)
+                for f in row._meta.concrete_fields
+                if f.attname in columns and f.attname not in ("id", "first_seen")
+            }
+            certs[c.sha256], _ = Certificate.objects.get_or_create(sha256=c.sha256, defaults=fields)
+    return certs
 
 
 def _record_the_old_way(apps, report) -> str:  # type: ignore[no-untyped-def]
     """Rows as the schema before outcomes stored a report: chains and findings per endpoint."""
-    from scans.services import _certificate_row
-
     Host, Scan0 = apps.get_model("scans", "Host"), apps.get_model("scans", "Scan")
-    Certificate = apps.get_model("scans", "Certificate")
     Endpoint0 = apps.get_model("scans", "Endpoint")
     Chain0, Finding0 = apps.get_model("scans", "ChainEntry"), apps.get_model("scans", "Finding")
     host, _ = Host.objects.get_or_create(hostname=report.host, port=report.port)
@@ -168,18 +255,7 @@ def _record_the_old_way(apps, report) -> str:  # type: ignore[no-untyped-def]
         verdict=report.verdict.value,
         trust_store=report.trust_store,
     )
-    certs = {}
-    for e in report.endpoints:
-        for c in (*e.served, *e.expected, *((e.anchor,) if e.anchor else ())):
-            row = _certificate_row(c)
-            # Only the columns that schema had (later migrations add more).
-            columns = {f.attname for f in Certificate._meta.concrete_fields}
-            fields = {
-                f.attname: getattr(row, f.attname)
-                for f in row._meta.concrete_fields
-                if f.attname in columns and f.attname not in ("id", "first_seen")
-            }
-            certs[c.sha256], _ = Certificate.objects.get_or_create(sha256=c.sha256, defaults=fields)
+    certs = _old_certificates(apps, report)
     position = 0
     for index, e in enumerate(report.endpoints):
         ep = Endpoint0.objects.create(
@@ -219,6 +295,127 @@ def _record_the_old_way(apps, report) -> str:  # type: ignore[no-untyped-def]
                 clients=list(f.clients),
             )
             position += 1
+    return scan.token
+
+
+@pytest.mark.django_db(transaction=True)
+def test_scans_recorded_with_endpoints_per_scan_read_the_same_after_the_migration_and_back():
+    """0013 folds each scan's endpoint rows into shared sets (timings to the scan)
+    and stores digests as bytes; every scan reads as before, history marks
+    included, and a rescan after it finds the migrated set. Backwards, every
+    scan gets its own endpoint rows back."""
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes()
+    before = [("scans", "0012_api_tokens")]
+    executor.migrate(before)
+    plain = engine_report({A: chains().served_x1(), B: chains().served_x1()})
+    slow = _timed(plain, 7.3)
+    fixed = engine_report({A: chains().served_x3(), B: chains().served_x1()})
+    reports = (plain, slow, fixed)
+    try:
+        old = executor.loader.project_state(before).apps
+        tokens = [_record_per_scan(old, report, index) for index, report in enumerate(reports)]
+        old_endpoints = old.get_model("scans", "Endpoint").objects.count()
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(latest)
+
+    scans = [Scan.objects.get(token=t) for t in tokens]
+    for scan, want in zip(scans, reports, strict=True):
+        got = report_of(scan)
+        assert got.endpoints == want.endpoints  # type: ignore[attr-defined]
+    # The first scan and the slow rescan differ only in their timings: one set.
+    assert [e.connect_ms for e in plain.endpoints] != [e.connect_ms for e in slow.endpoints]
+    assert scans[0].endpoint_set_id == scans[1].endpoint_set_id != scans[2].endpoint_set_id
+    assert EndpointSet.objects.count() == 2
+    assert Endpoint.objects.count() == old_endpoints - len(slow.endpoints)
+    # The history marks compare the (now binary) digests as before.
+    from scans import history
+
+    digests = [services.report_digests(r) for r in (slow, fixed)]
+    changed = tuple(
+        part
+        for part, a, b in zip(("served", "expected", "findings"), *digests, strict=True)
+        if a != b
+    )
+    assert changed
+    rows = history.rows([s.pk for s in scans], None)
+    assert [r.parts for r in rows] == [(), (), changed]
+    # A rescan finds the migrated set and writes no endpoint.
+    again = record_report(fixed)
+    assert again.change == Scan.Change.SAME and again.endpoint_set_id == scans[2].endpoint_set_id
+    assert Endpoint.objects.count() == old_endpoints - len(slow.endpoints)
+
+    # And back: endpoint rows per scan, with each scan's timings.
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        old = MigrationExecutor(connection).loader.project_state(before).apps
+        Endpoint0, Scan0 = old.get_model("scans", "Endpoint"), old.get_model("scans", "Scan")
+        slow_row = Scan0.objects.get(token=tokens[1])
+        assert [(e.address, e.connect_ms, e.handshake_ms) for e in slow_row.endpoints.all()] == [
+            (e.address, e.connect_ms, e.handshake_ms) for e in slow.endpoints
+        ]
+        assert slow_row.served_digest == services.report_digests(slow)[0].hex()
+        assert Endpoint0.objects.count() == old_endpoints + len(slow.endpoints)
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(latest)
+
+
+def _timed(report, ms: float):  # type: ignore[no-untyped-def]
+    """``report`` with every endpoint ``ms`` slower to connect and to handshake."""
+    import dataclasses
+
+    return dataclasses.replace(
+        report,
+        endpoints=tuple(
+            dataclasses.replace(e, connect_ms=(e.connect_ms or 0) + ms, handshake_ms=ms * 2)
+            for e in report.endpoints
+        ),
+    )
+
+
+def _record_per_scan(apps, report, index: int) -> str:  # type: ignore[no-untyped-def]
+    """Rows as the 0012 schema stored a report: digests as hex text, one endpoint
+    row per address per scan (with its timings) pointing at shared outcomes."""
+    Host, Scan0 = apps.get_model("scans", "Host"), apps.get_model("scans", "Scan")
+    Endpoint0 = apps.get_model("scans", "Endpoint")
+    host, _ = Host.objects.get_or_create(hostname=report.host, port=report.port)
+    served, expected, findings = (d.hex() for d in services.report_digests(report))
+    earlier = list(Scan0.objects.order_by("pk"))
+    scan = Scan0.objects.create(
+        host=host,
+        status="done",
+        finished_at=timezone.now(),
+        verdict=report.verdict.value,
+        trust_store=report.trust_store,
+        served_digest=served,
+        expected_digest=expected,
+        findings_digest=findings,
+        change="same" if earlier else "first",
+        previous=earlier[-1] if earlier else None,
+    )
+    outcomes = _old_outcomes(apps, report)
+    Endpoint0.objects.bulk_create(
+        [
+            Endpoint0(
+                scan=scan,
+                position=index,
+                address=e.address,
+                port=e.port,
+                sni=e.sni or "",
+                no_sni=e.sni is None,
+                tls_version=e.tls_version or "",
+                cipher=e.cipher or "",
+                connect_ms=e.connect_ms,
+                handshake_ms=e.handshake_ms,
+                outcome_id=outcomes[services.outcome_digest(e)],
+                server=e.server or "",
+            )
+            for index, e in enumerate(report.endpoints)
+        ]
+    )
     return scan.token
 
 

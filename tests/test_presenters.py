@@ -95,7 +95,7 @@ def test_a_scan_recorded_before_roles_existed_still_shows_each_certificates_plac
     served = [c.leaf_x3.der, c.x3.der, other.der]
     scan = factories.record_scan(served, user=alice)
     # What 0004 leaves for chains stored before the engine reported roles.
-    ChainEntry.objects.filter(outcome__endpoints__scan=scan).update(role="")
+    ChainEntry.objects.filter(outcome__endpoints__endpoint_set__scans=scan).update(role="")
 
     html = alice_client.get(reverse("report", args=[scan.token])).content.decode()
 
