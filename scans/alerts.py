@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from .engine.report import CertificateInfo
 from .models import Certificate, Channel, Finding, Incident, Notification, Scan, Watch
-from .reports import report_from_scan, scans_with_report_data
+from .reports import report_from_scan, scans_with_report_data, top_findings
 
 OPENED, RESOLVED = "incident.opened", "incident.resolved"
 CHANGE_MATERIAL, CHANGE_RENEWAL, TEST = "change.material", "change.renewal", "test"
@@ -259,15 +259,7 @@ class _Evaluation:
 
 def top_finding(scan: Scan) -> Finding | None:
     """The finding a message leads with: the first error, else the first warning."""
-    # Scan-wide findings hang off the scan; an address's off its (shared) outcome.
-    rows = list(
-        Finding.objects.filter(Q(scan=scan) | Q(outcome__endpoints__endpoint_set__scans=scan))
-        .exclude(severity=Finding.Severity.INFO)
-        .order_by("position", "pk")
-        .distinct()
-    )
-    errors = [f for f in rows if f.severity == Finding.Severity.ERROR]
-    return (errors or rows)[0] if rows else None
+    return top_findings([scan.pk]).get(scan.pk)
 
 
 def first_sentence(text: str) -> str:

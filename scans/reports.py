@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Prefetch
+from django.db.models import F, Prefetch
 
 from .engine.report import (
     CertificateInfo,
@@ -245,3 +245,32 @@ def scan_json(scan: Scan) -> dict[str, object]:
         # no verdict, and "ok" (the data class default) would be a lie.
         base["verdict"] = scan.verdict or None
     return base
+
+
+def top_findings(scan_ids: Iterable[int]) -> dict[int, Finding]:
+    """Each scan's headline finding: its first error, else its first warning (none
+    for a clean scan). Two statements for any number of scans: the scan-wide
+    findings, and those of the outcomes its endpoint set points at."""
+    ids = list(scan_ids)
+    if not ids:
+        return {}
+    pairs: list[tuple[int, Finding]] = [
+        (f.scan_id, f)
+        for f in Finding.objects.filter(scan_id__in=ids).exclude(severity=Finding.Severity.INFO)
+        if f.scan_id is not None
+    ]
+    shared = (
+        Finding.objects.filter(outcome__endpoints__endpoint_set__scans__in=ids)
+        .exclude(severity=Finding.Severity.INFO)
+        .annotate(for_scan=F("outcome__endpoints__endpoint_set__scans"))
+        .distinct()
+    )
+    pairs += [(f.for_scan, f) for f in shared]  # type: ignore[attr-defined]
+    top: dict[int, Finding] = {}
+    for scan_id, finding in sorted(pairs, key=lambda p: (p[1].position, p[1].pk)):
+        best = top.get(scan_id)
+        if best is None or (
+            best.severity != Finding.Severity.ERROR and finding.severity == Finding.Severity.ERROR
+        ):
+            top[scan_id] = finding
+    return top

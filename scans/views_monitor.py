@@ -35,8 +35,10 @@ from .access import (
     team_watches,
     watch_for_user,
 )
+from .alerts import one_line
 from .engine.targets import Target
 from .models import Watch
+from .reports import top_findings
 from .views import _host_from_slug
 
 # --- Forms ---------------------------------------------------------------------------
@@ -185,6 +187,9 @@ class OverviewRow:
     watch: Watch
     state: str
     days_left: int | None
+    # Why it is not ok, in one line: the last scan's headline finding (broken,
+    # warning) or the reason it could not scan.
+    headline: str = ""
     # h6 (alerts): the watch's open incidents, filled in by the alerts app; the
     # overview's "Incidents" column renders them when the list is not empty.
     incidents: list[Any] = field(default_factory=list)
@@ -193,14 +198,27 @@ class OverviewRow:
 def overview_rows(watches: list[Watch], now: dt.datetime) -> list[OverviewRow]:
     """Rows of one overview page. Extension point: whatever else a row shows
     (alerts' open incidents) is added here for the whole page in one query."""
-    return [
-        OverviewRow(
-            watch=w,
-            state=monitoring.watch_state(w),
-            days_left=monitoring.days_left(w.last_scan.valid_until if w.last_scan else None, now),
+    states = {w.pk: monitoring.watch_state(w) for w in watches}
+    top = top_findings(
+        w.last_scan_id for w in watches if states[w.pk] in ("broken", "warning") and w.last_scan_id
+    )
+    rows = []
+    for w in watches:
+        state, scan = states[w.pk], w.last_scan
+        headline = ""
+        if scan is not None and state == "failed":
+            headline = one_line(scan.error, 160)
+        elif scan is not None and scan.pk in top:
+            headline = top[scan.pk].title
+        rows.append(
+            OverviewRow(
+                watch=w,
+                state=state,
+                days_left=monitoring.days_left(scan.valid_until if scan else None, now),
+                headline=headline,
+            )
         )
-        for w in watches
-    ]
+    return rows
 
 
 def _overview_context(request: HttpRequest) -> dict[str, Any]:
