@@ -28,14 +28,10 @@ from scans.engine.analysis import (
     MemoryIssuerSource,
     analyse,
 )
+from scans.engine.catalogue import CATALOGUE, affected_clients, make_finding
 from scans.engine.certs import describe
-from scans.engine.diagnosis import hostname_matches
-from scans.engine.findings import (
-    CATALOGUE,
-    affected_clients,
-    explain_verifier_error,
-    make_finding,
-)
+from scans.engine.evidence import hostname_matches
+from scans.engine.explain import explain_verifier_error
 from scans.engine.report import EndpointReport, Finding, Severity, Verdict
 from scans.engine.trust import build_store, empty_store
 from tests.pki import (
