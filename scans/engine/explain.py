@@ -736,35 +736,40 @@ def untrusted_private_ca(*, top: str, top_sha: str, root: str, clients: Sequence
 
 def missing_on_platforms(
     lines: Sequence[tuple[str, str]],
-    reasons: Sequence[str],
+    causes: Iterable[str],
     *,
     accepting: int,
+    rejecting: int,
     leaf_sha: str | None,
     clients: Sequence[str],
     legacy_only: bool,
 ) -> Finding:
-    """``missing-on-platforms``: ``lines`` are (platforms, reason) rows of those that reject."""
+    """``missing-on-platforms``: ``lines`` are (platforms, reason) rows of those that reject.
+
+    ``causes``: why they reject, as ``PlatformVerdict.cause`` codes; each cause
+    has its own fix.
+    """
     fixes: list[str] = []
-    text = " ".join(reasons)
-    if "is not in its store" in text:
+    why = set(causes)
+    if why & {"missing-root", "private-root"}:
         fixes.append(
             "for a root their store lacks, serve a chain that ends at a root they have (a "
             "cross-sign from your CA, if it offers one), or accept that those devices cannot "
             "connect; devices you manage can get the root installed"
         )
-    if "does not fetch" in text or "preloaded" in text or "over AIA" in text:
+    if "missing-intermediate" in why:
         fixes.append("serve every intermediate up to the root (the full chain file)")
-    if "does not look for another path" in text:
+    if why & {"literal-expired", "literal-not-yet-valid"}:
         fixes.append(
             "stop serving the expired cross-sign: clients that follow the served chain "
             "literally (OpenSSL 1.0.x) stop at it, newer ones find the valid root themselves"
         )
-    if "expired" in text and not fixes:
+    if why & {"expired-root", "literal-expired", "time"} and not fixes:
         fixes.append("serve the chain to your CA's current root")
     fix = ("For them: " + "; ".join(fixes) + ".") if fixes else "See each platform's reason."
     return make_finding(
         "missing-on-platforms",
-        f"{accepting} of {accepting + len(reasons)} platforms accept this chain, but "
+        f"{accepting} of {accepting + rejecting} platforms accept this chain, but "
         + "; ".join(f"{who}: {why}" for who, why in lines)
         + ".",
         fix,

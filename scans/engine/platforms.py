@@ -199,8 +199,7 @@ class _Outcome:
     accepts: bool
     reason: str
     path: tuple[x509.Certificate, ...] = ()
-    kind: str = ""  # why it rejects: missing-root, missing-intermediate, expired-root, literal, private-root, other
-    subject: str = ""  # the certificate the kind is about (its label)
+    kind: str = ""  # why it rejects, as PlatformVerdict.cause
 
 
 # --- small helpers ---------------------------------------------------------------
@@ -412,6 +411,7 @@ def _verdict(platform: Platform, snap: Snapshot, outcome: _Outcome) -> PlatformV
         accepts=outcome.accepts,
         reason=outcome.reason,
         path=tuple(_sha(c) for c in outcome.path),
+        cause=outcome.kind,
     )
 
 
@@ -544,13 +544,12 @@ def _literal(
         return _Outcome(
             False,
             f"{via}to {label(expired)}, which {what} {_day(when)}, and does not look for another path",
-            kind="literal",
-            subject=label(served_ca[-1]) if served_ca else label(expired),
+            kind="literal-expired" if what == "expired" else "literal-not-yet-valid",
         )
     chain, err = verifiers.verify(trust.store, ev.leaf, path[1:-1], ev.at)
     if chain:
         return _Outcome(True, _accept_reason(chain, ev), chain)
-    return _Outcome(False, explain.explain_verifier_error(err)[1], kind="other")
+    return _verifier_outcome(err)
 
 
 def _reject(
@@ -591,31 +590,22 @@ def _reject(
             False,
             f"every path it builds ends at {label(root)}, which expired {_day(root.not_valid_after_utc)}",
             kind="expired-root",
-            subject=label(root),
         )
     for top in tops:
         if ev.trust.contains(_sha(top)) and _sha(top) not in _public_roots(cat):
             return _Outcome(
-                False,
-                f"the private root {label(top)} is not in its store",
-                kind="private-root",
-                subject=label(top),
+                False, f"the private root {label(top)} is not in its store", kind="private-root"
             )
-        return _Outcome(
-            False, f"{label(top)} is not in its store", kind="missing-root", subject=label(top)
-        )
+        return _Outcome(False, f"{label(top)} is not in its store", kind="missing-root")
     known = {c.subject for c in (*ev.known, *ev.fetched, *ev.served)}
     for end in open_ends:
         issuer = end.issuer
         name = name_label(issuer)
         if cat.roots_named(issuer):
-            return _Outcome(False, f"{name} is not in its store", kind="missing-root", subject=name)
+            return _Outcome(False, f"{name} is not in its store", kind="missing-root")
         if ev.trust.anchors_for_issuer(issuer):
             return _Outcome(
-                False,
-                f"the private root {name} is not in its store",
-                kind="private-root",
-                subject=name,
+                False, f"the private root {name} is not in its store", kind="private-root"
             )
         if issuer in known:
             if platform.fetches_aia:
@@ -624,15 +614,21 @@ def _reject(
                 why = f"{name} is not served and is not one of its preloaded public intermediates"
             else:
                 why = f"{name} is not served and it does not fetch missing intermediates"
-            return _Outcome(False, why, kind="missing-intermediate", subject=name)
+            return _Outcome(False, why, kind="missing-intermediate")
         return _Outcome(
             False,
             f"the issuer {name} is not served and no store or known CA has it",
-            kind="private-root",
-            subject=name,
+            kind="unknown-issuer",
         )
-    text = explain.explain_verifier_error(err)[1] if err else "no path to a root in its store"
-    return _Outcome(False, text, kind="other")
+    if err:
+        return _verifier_outcome(err)
+    return _Outcome(False, "no path to a root in its store", kind="other")
+
+
+def _verifier_outcome(err: str) -> _Outcome:
+    """A rejection in the verifier's words (translated)."""
+    category, text = explain.explain_verifier_error(err)
+    return _Outcome(False, text, kind="time" if category == "time" else "other")
 
 
 @functools.cache
@@ -808,8 +804,9 @@ def missing_on_platforms(verdicts: Sequence[PlatformVerdict], ev: ChainEvidence)
     legacy = {p.id for p in PLATFORMS if p.legacy}
     return explain.missing_on_platforms(
         [(r.label, r.reason) for r in rows(rejecting)],
-        [v.reason for v in rejecting],
+        {v.cause for v in rejecting},
         accepting=len(accepting),
+        rejecting=len(rejecting),
         leaf_sha=_sha(ev.leaf) if ev.leaf is not None else None,
         clients=tuple(dict.fromkeys(v.family for v in rejecting)),
         legacy_only=all(v.id in legacy for v in rejecting),
