@@ -26,6 +26,7 @@ from . import platforms as platform_judge
 from .catalogue import AIA, ALL_CLIENTS, CLIENT_FAMILIES, EXPLAINED_BY, STRICT
 from .evidence import SERVED, CertRecord, Evidence, Path, Walk, is_anchor_copy
 from .report import CertificateInfo, ClientVerdict, Finding, PlatformVerdict, Role, Severity
+from .trust import store_phrase
 
 WEAK_HASHES = frozenset({"sha1", "md5", "md2"})
 _NO_WALK = Walk({}, {}, (), (), (), frozenset())
@@ -180,7 +181,7 @@ def client_verdicts(ev: Evidence) -> tuple[ClientVerdict, ...]:
     strict = ev.paths.strict
     blockers = _blockers(ev)
     problem = _path_problem(ev) if strict is None else ""
-    ok = f"Accepts: the served certificates alone lead to a root in the '{ev.trust.name}' store."
+    ok = f"Accepts: the served certificates alone lead to a root in {store_phrase(ev.trust.name)}."
     out: list[ClientVerdict] = []
     for family in ALL_CLIENTS:
         blocker = next((why for fams, why in blockers if family in fams), None)
@@ -275,7 +276,7 @@ def _path_problem(ev: Evidence) -> str:
         return "the certificate is self-signed and not a trusted root"
     if _untrusted(ev):
         where = explain.refs(t.info for t in tops) or "a root"
-        return f"the chain ends at {where}, which is not in the '{ev.trust.name}' store"
+        return f"the chain ends at {where}, which is not in {store_phrase(ev.trust.name)}"
     if ev.gaps:
         gap = ev.gaps[0]
         return (

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 
 from .catalogue import AIA, ALL_CLIENTS, STRICT, make_finding
 from .report import CertificateInfo, Finding, Severity
+from .trust import store_phrase
 
 # --- the verifier's words, translated -------------------------------------------
 
@@ -252,8 +253,8 @@ def self_signed_leaf(leaf: CertificateInfo, *, pinned: bool, store: str) -> Find
     if pinned:
         return make_finding(
             "self-signed-leaf",
-            f"The certificate {ref(leaf)} is self-signed. It is accepted here only because the "
-            f"trust store '{store}' holds this exact certificate; every client that does not "
+            f"The certificate {ref(leaf)} is self-signed. It is accepted here only because "
+            f"{store_phrase(store)} holds this exact certificate; every client that does not "
             "has it pinned rejects it.",
             "Fine for a private service whose clients all pin this certificate; otherwise use a "
             "certificate from a CA the clients trust.",
@@ -414,7 +415,7 @@ def contains_anchor(anchor: CertificateInfo, store: str, *, on_path: bool) -> Fi
     role = "the root the chain ends at" if on_path else "a trusted root, not on this chain"
     return make_finding(
         "contains-anchor",
-        f"The server sends {ref(anchor)}, {role} (it is in the '{store}' trust store). Clients "
+        f"The server sends {ref(anchor)}, {role} (it is in {store_phrase(store)}). Clients "
         "use their own copy of a root and ignore the one sent, so this only adds bytes to every "
         "handshake.",
         f"Optional: remove {ref(anchor)} from the chain file.",
@@ -496,9 +497,9 @@ def intermediate_expired(
 
 def untrusted_root(tops: Sequence[CertificateInfo], store: str, *, store_empty: bool) -> Finding:
     why = (
-        f"the trust store '{store}' holds no roots at all"
+        f"{store_phrase(store)} holds no roots at all"
         if store_empty
-        else f"{'it is' if len(tops) == 1 else 'they are'} not in the '{store}' trust store"
+        else f"{'it is' if len(tops) == 1 else 'they are'} not in {store_phrase(store)}"
     )
     return make_finding(
         "untrusted-root",
@@ -517,7 +518,7 @@ def root_expired(roots: Sequence[CertificateInfo], at: dt.datetime, store: str) 
     return make_finding(
         "root-expired",
         f"Every path from the server's certificate ends at an expired root: {what} (checked at "
-        f"{when(at)}, trust store '{store}'). Clients whose trust store has no newer root for "
+        f"{when(at)} against {store_phrase(store)}). Clients whose trust store has no newer root for "
         "this chain reject it — as when DST Root CA X3 expired in September 2021 and AddTrust "
         "External CA Root in May 2020.",
         "Ask your CA for the chain to its current root and serve that (see the expected chain "
@@ -698,7 +699,7 @@ def untrusted_root_elsewhere(
     """
     fix = (
         f"Nothing the server sends is missing: {root} is a root. Clients whose store lacks it "
-        f"(here: the '{store}' store) cannot connect. "
+        f"(here: {store_phrase(store)}) cannot connect. "
     )
     if cross:
         fix += (
@@ -713,7 +714,7 @@ def untrusted_root_elsewhere(
     return make_finding(
         "untrusted-root",
         f"{top} is issued by {root}, a root in the stores of {', '.join(platforms)} "
-        f"but not in the '{store}' trust store this report is judged against.",
+        f"but not in {store_phrase(store)} this report is judged against.",
         fix,
         [top_sha],
         clients,

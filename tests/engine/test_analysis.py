@@ -558,8 +558,8 @@ def test_a_private_root_is_untrusted_and_named(pki: Cast) -> None:
         result = run(scenario(name_))
         found = finding(result, "untrusted-root")
         assert f"CN=Corp Private Root (sha256 {short(pki.corp_root)})" in found.detail
-        assert "not in the 'test' trust store" in found.detail
-        assert "not in the 'test' store" in reason(result, "aia")
+        assert "not in the test trust store" in found.detail
+        assert "not in the test trust store" in reason(result, "aia")
 
 
 def test_with_no_roots_at_all_the_report_says_so(pki: Cast) -> None:
