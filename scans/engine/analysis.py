@@ -669,6 +669,11 @@ class AnalysisRun:
     def gather(self) -> Evidence:
         """Read, build the graph, ask the verifier and follow AIA: the evidence, once."""
         self._read_served()
+        served = tuple(dict.fromkeys(r for r in self.recs if r is not None))
+        position: dict[str, int] = {}
+        for i, rec in enumerate(self.recs):
+            if rec is not None:
+                position.setdefault(rec.sha, i)
         base = {
             "hostname": self.hostname,
             "at": self.at,
@@ -677,6 +682,8 @@ class AnalysisRun:
             "sent": len(self.raw),
             "infos": tuple(self.infos),
             "recs": tuple(self.recs),
+            "served": served,
+            "position": position,
         }
         leaf0 = self.recs[0] if self.recs else None
         if leaf0 is None:
@@ -712,7 +719,6 @@ class AnalysisRun:
             display = self._expected_at_another_time(leaf)
 
         walk = self.walk_from(leaf)
-        served = list(dict.fromkeys(served_pool))
         gaps: tuple[CertRecord, ...] = ()
         if strict is None and not leaf.self_issued:
             served_walk = self.walk_from(leaf, frozenset({SERVED}))
@@ -757,7 +763,7 @@ class AnalysisRun:
                 no_url=tuple(self.aia_no_url),
                 offline=self.fetcher is None,
             ),
-            platform=self._platform_evidence(leaf, leaf0, names, strict),
+            platform=self._platform_evidence(leaf, leaf0, names, strict, served),
         )
 
     def _platform_evidence(
@@ -766,12 +772,13 @@ class AnalysisRun:
         leaf0: CertRecord,
         names: LeafNames,
         strict: list[CertRecord] | None,
+        served: tuple[CertRecord, ...],
     ) -> platform_judge.ChainEvidence:
         """What the per-platform judge reads, from this run's certificates."""
         info = leaf.info
         return platform_judge.ChainEvidence(
             leaf=leaf0.x,
-            served=tuple(dict.fromkeys(r.x for r in self.recs if r is not None)),
+            served=tuple(r.x for r in served),
             fetched=tuple(r.x for r in self._pool(frozenset({FETCHED}))),
             known=tuple(r.x for r in self._pool(frozenset({SOURCE}))),
             subjects=tuple(self.subject_candidates),

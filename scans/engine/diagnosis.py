@@ -125,10 +125,7 @@ def _out_of_order(ev: Evidence) -> set[str]:
     assert ev.leaf is not None and ev.leaf0 is not None
     if ev.leaf is not ev.leaf0:
         out.update((ev.leaf.sha, ev.leaf0.sha))
-    position: dict[str, int] = {}
-    for i, rec in enumerate(ev.recs):
-        if rec is not None:
-            position.setdefault(rec.sha, i)
+    position = ev.position
     walk = _walk(ev)
     for rec in ev.served:
         for parent in walk.issuers.get(rec.sha, []):

@@ -13,6 +13,7 @@ while the analysis builds them; once an ``Evidence`` exists nothing changes it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import ipaddress
 from collections.abc import Mapping, Sequence
@@ -242,6 +243,8 @@ class Evidence:
         sent: how many items the server sent (before any cap).
         infos: one description per served item, in order (unreadable ones too).
         recs: the record of each served item, ``None`` where unreadable.
+        served: the readable served certificates, in order, without repeats.
+        position: where each of those was first sent (0-based), by SHA-256.
         leaf0: the first served certificate (what clients take as the server's).
         leaf: the server's own certificate: ``leaf0``, unless a CA certificate
             came first and a non-CA one later.
@@ -265,6 +268,8 @@ class Evidence:
     sent: int
     infos: tuple[CertificateInfo, ...]
     recs: tuple[CertRecord | None, ...]
+    served: tuple[CertRecord, ...] = ()
+    position: Mapping[str, int] = dataclasses.field(default_factory=dict)
     leaf0: CertRecord | None = None
     leaf: CertRecord | None = None
     names: LeafNames = LeafNames()
@@ -275,11 +280,6 @@ class Evidence:
     same_key: tuple[tuple[CertRecord, CertRecord], ...] = ()
     aia: AiaLog = AiaLog()
     platform: ChainEvidence | None = None
-
-    @property
-    def served(self) -> tuple[CertRecord, ...]:
-        """The readable served certificates, in order, without repeats."""
-        return tuple(dict.fromkeys(r for r in self.recs if r is not None))
 
     @property
     def self_signed(self) -> bool:

@@ -36,8 +36,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -59,6 +60,7 @@ from .report import Finding, PlatformVerdict
 from .rootstores import ANDROID, APPLE, MICROSOFT, MOZILLA, SYSTEM, RootCatalog, Snapshot, catalog
 from .trust import TrustStore
 
+_T = TypeVar("_T")
 MAX_LITERAL_DEPTH = 10  # OpenSSL's default verify depth is 100; no real chain needs more than 5
 
 
@@ -224,12 +226,47 @@ def name_label(name: x509.Name) -> str:
         return "(unreadable name)"
 
 
-@functools.lru_cache(maxsize=4096)
+def _per_object(maxsize: int) -> Callable[[Callable[..., _T]], Callable[..., _T]]:
+    """``functools.lru_cache`` keyed by the arguments' identity, not their hash.
+
+    Hashing an ``x509.Certificate`` hashes its DER (~2.5 µs), and the judge
+    looks certificates up hundreds of times per chain; ``id()`` costs nothing.
+    Each entry keeps its arguments alive, so an id cannot be reused by another
+    object while it is cached, and a hit is checked by identity. The cache is
+    emptied when full (the same intermediates come back scan after scan).
+    """
+
+    def wrap(fn: Callable[..., _T]) -> Callable[..., _T]:
+        cache: dict[tuple[int, ...], tuple[tuple[object, ...], _T]] = {}
+
+        @functools.wraps(fn)
+        def cached(*args: object) -> _T:
+            key = tuple(map(id, args))
+            hit = cache.get(key)
+            if hit is not None and all(a is b for a, b in zip(hit[0], args, strict=True)):
+                return hit[1]
+            value = fn(*args)
+            if len(cache) >= maxsize:
+                cache.clear()
+            cache[key] = (args, value)
+            return value
+
+        return cached
+
+    return wrap
+
+
+def _unique(certs: Iterable[x509.Certificate]) -> list[x509.Certificate]:
+    """``certs`` without repeats, by identity (the analysis hands one object per certificate)."""
+    return list({id(c): c for c in certs}.values())
+
+
+@_per_object(maxsize=4096)
 def _sha(cert: x509.Certificate) -> str:
     return hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
 
 
-@functools.lru_cache(maxsize=8192)
+@_per_object(maxsize=8192)
 def _signs(child: x509.Certificate, parent: x509.Certificate) -> bool:
     """Name and signature: ``parent`` issued ``child``. Cached: the same pairs recur per platform."""
     if child.issuer != parent.subject:
@@ -249,7 +286,7 @@ def _valid_at(cert: x509.Certificate, at: dt.datetime) -> bool:
     return cert.not_valid_before_utc <= at <= cert.not_valid_after_utc
 
 
-@functools.lru_cache(maxsize=256)
+@_per_object(maxsize=256)
 def _single_store(cert: x509.Certificate) -> Store:
     return Store([cert])
 
@@ -332,7 +369,7 @@ def judge(
     cat = roots or catalog()
     verifiers = _Verifiers(evidence.subjects)
     if evidence.prior_path:
-        served = list(dict.fromkeys(evidence.served[1:]))
+        served = _unique(evidence.served[1:])
         key = _paths_key(evidence.trust, served, evidence, verifiers.keys)
         verifiers.answers[(key, evidence.at)] = (evidence.prior_path, "")
     # Platforms whose stores hold the same roots *for this chain* and that
@@ -394,7 +431,7 @@ def _paths_key(
     return key
 
 
-@functools.lru_cache(maxsize=4096)
+@_per_object(maxsize=4096)
 def _issuer_text(cert: x509.Certificate) -> str:
     try:
         return cert.issuer.rfc4514_string()
@@ -422,7 +459,7 @@ def _pool(platform: Platform, ev: ChainEvidence) -> list[x509.Certificate]:
     if platform.preloads:
         # Only ever combined with Mozilla's own roots (see ChainEvidence.known).
         pool += ev.known + ev.fetched
-    return list(dict.fromkeys(pool))
+    return _unique(pool)
 
 
 def _judge_one(
