@@ -3,13 +3,12 @@
 No parsing here: the certificates are already CertificateInfo data classes
 (with their SHA-1 thumbprints, computed by the engine). Everything a page says
 about a report — the headline, the certification path and each certificate's
-role in it, the diagram, the trust store in words — is decided here, so the
-templates only lay it out.
+role in it, the diagram — is decided here, so the templates only lay it out.
+The trust store in words comes from the engine, whose own texts name it so.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .engine.report import CertificateInfo, EndpointReport, Finding, Report, Verdict
+from .engine.trust import store_words
 from .reports import ServedCert
 
 _VERDICT_RANK = {Verdict.BROKEN: 2, Verdict.WARNING: 1, Verdict.OK: 0}
@@ -296,40 +296,11 @@ def endpoint_title(e: EndpointReport) -> str:
     return f"{where}:{e.port}" + ("" if e.sni is not None else " without SNI")
 
 
-def said_once(endpoint: EndpointReport, store: str) -> EndpointReport:
-    """``endpoint`` with the trust store's technical name taken out of its prose.
-
-    The page names the store once, in words, at the top; the engine's texts
-    say "the 'mozilla+file root.pem' store" in every client row and finding.
-    """
-    if not store:
-        return endpoint
-
-    def plain(text: str) -> str:
-        for named in (
-            f"the '{store}' trust store",
-            f"the trust store '{store}'",
-            f"the '{store}' store",
-        ):
-            text = text.replace(named, "the trust store")
-        return text.replace(f"trust store '{store}'", "the trust store")
-
-    return dataclasses.replace(
-        endpoint,
-        findings=tuple(
-            dataclasses.replace(f, detail=plain(f.detail), fix=plain(f.fix))
-            for f in endpoint.findings
-        ),
-        clients=tuple(dataclasses.replace(c, reason=plain(c.reason)) for c in endpoint.clients),
-    )
-
-
 def _at(roles: Sequence[str], i: int) -> str:
     return roles[i] if i < len(roles) else ""
 
 
-def endpoint_view(endpoint: EndpointReport, index: int = 0, *, store: str = "") -> EndpointView:
-    endpoint = said_once(endpoint, store)
+def endpoint_view(endpoint: EndpointReport, index: int = 0) -> EndpointView:
     view = EndpointView(endpoint=endpoint, index=index)
     for i, cert in enumerate(endpoint.served):
         view.served.append(
@@ -384,7 +355,7 @@ def _outcome(e: EndpointReport) -> tuple[object, ...]:
     )
 
 
-def endpoint_views(endpoints: Sequence[EndpointReport], *, store: str = "") -> list[EndpointView]:
+def endpoint_views(endpoints: Sequence[EndpointReport]) -> list[EndpointView]:
     """One section per distinct outcome, worst first.
 
     A host with four addresses behind one load balancer, plus the no-SNI
@@ -401,7 +372,7 @@ def endpoint_views(endpoints: Sequence[EndpointReport], *, store: str = "") -> l
         if foldable and key in by_outcome:
             by_outcome[key].same_as_this.append(endpoint)
             continue
-        view = endpoint_view(endpoint, index, store=store)
+        view = endpoint_view(endpoint, index)
         views.append(view)
         if foldable:
             by_outcome[key] = view
@@ -575,23 +546,13 @@ class HostActivity:
 
 # --- Trust stores, in words --------------------------------------------------------
 
-_STORE_WORDS = {
-    "mozilla": "Mozilla",
-    "system": "this machine's system store",
-    "none": "no public store",
-}
-
 
 def trust_store_words(name: str) -> str:
-    """``mozilla+file root.pem+Corp Root CA`` → "Mozilla, plus your anchors: root.pem, Corp Root CA"."""
-    base, *extra = name.split("+") if name else ("",)
-    words = _STORE_WORDS.get(base, base or "the configured store")
-    anchors = [e.removeprefix("file ").strip() for e in extra if e.strip()]
-    if not anchors:
-        return words
-    if base == "none":
-        return "only your anchors: " + ", ".join(anchors)
-    return f"{words}, plus your anchors: " + ", ".join(anchors)
+    """``mozilla+file root.pem+Corp Root CA`` → "Mozilla, plus your anchors: root.pem, Corp Root CA".
+
+    The engine's own words (its findings name the store the same way).
+    """
+    return store_words(name)
 
 
 # --- history: the timeline of a host ---------------------------------------------------

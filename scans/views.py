@@ -185,7 +185,7 @@ def _report_context(request: HttpRequest, scan: Scan) -> dict[str, object]:
     if scan.is_finished:
         full = scans_with_report_data(Scan.objects.filter(pk=scan.pk)).get()
         rep = report_from_scan(full)
-        views = presenters.endpoint_views(rep.endpoints, store=rep.trust_store)
+        views = presenters.endpoint_views(rep.endpoints)
         base = reverse("report-download", args=[scan.token])
         for view in views:
             view.download_base = f"{base}?endpoint={view.index}&"
@@ -444,7 +444,7 @@ def check_result(request: HttpRequest, token: str) -> HttpResponse:
     """A stored check, at its permalink: the result first, then what was pasted."""
     result = check_for_permalink(request, token)
     rep = Report.from_json(result.report)
-    views = presenters.endpoint_views(rep.endpoints, store=rep.trust_store)
+    views = presenters.endpoint_views(rep.endpoints)
     views[0].download_base = reverse("check-download", args=[result.token]) + "?"
     context = {
         "result": result,

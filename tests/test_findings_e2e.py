@@ -158,7 +158,7 @@ def test_chainscan_check_reports_the_scenarios_findings(name, tmp_path: Path, ca
 
 
 def test_every_chain_decidable_code_of_the_catalogue_has_a_scenario():
-    from scans.engine.findings import CATALOGUE
+    from scans.engine.catalogue import CATALOGUE
 
     network_codes = {
         "dns-failed",

@@ -5,6 +5,7 @@ as files to install."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 
 import pytest
@@ -203,3 +204,42 @@ def test_a_host_that_could_not_be_reached_reads_could_not_scan_not_broken(alice_
     assert scan.error and scan.error.rstrip(".") in band
     section = html.split('<section class="endpoint', 1)[1]
     assert '<span class="verdict verdict-none">could not scan</span>' in section
+
+
+def test_the_trust_store_is_named_in_words_on_the_page_and_in_the_json(alice_client, alice):
+    """The engine names the store as people say it, so the page, the JSON and the CLI read alike."""
+    scan = factories.record_scan(factories.chains().served_x3(), user=alice)
+    plain = text(page(alice_client, scan))
+    api = alice_client.get(reverse("api-scan", args=[scan.token])).json()
+    said = "the served certificates alone lead to a root in your own anchors (test root)."
+    assert all(said in c["reason"] for c in api["endpoints"][0]["clients"])
+    assert said in plain
+    # The technical name is the report's trust_store field, never a word of its prose.
+    assert "'none+test root' store" not in plain + json.dumps(api["endpoints"])
+
+
+def test_a_report_stored_before_the_engine_named_stores_in_words_reads_the_same(
+    alice_client, x1_on_one_node
+):
+    import importlib
+
+    from django.apps import apps
+
+    from scans.models import Finding, Outcome
+
+    old = "the chain ends at a root, which is not in the 'none+test root' store"
+    outcome = Outcome.objects.filter(endpoints__scan=x1_on_one_node, findings__isnull=False)[0]
+    outcome.clients = [{**outcome.clients[0], "reason": f"Rejects: {old}."}, *outcome.clients[1:]]
+    outcome.save()
+    finding = Finding.objects.filter(outcome=outcome)[0]
+    finding.detail = (
+        "The chain ends at CN=X, and it is not in the 'mozilla+file corp.pem' trust store."
+    )
+    finding.save()
+
+    importlib.import_module("scans.migrations.0013_engine_shape").store_in_words(apps, None)
+
+    plain = text(page(alice_client, x1_on_one_node))
+    assert "which is not in your own anchors (test root)" in plain
+    assert "not in the Mozilla trust store plus your anchors (corp.pem)" in plain
+    assert "'none+test root'" not in plain and "'mozilla+file corp.pem'" not in plain

@@ -5,16 +5,21 @@
 root), findings in plain words and, per client family, whether the served
 chain is accepted.
 
-Two kinds of work happen here and are kept apart on purpose:
+It runs in two stages, evidence then judgement:
 
-- **Validation** is ``cryptography.x509.verification`` and nothing else: the
-  expected chain and every "is there a valid path" answer come from it. We
-  never judge validity ourselves.
-- **Diagnosis** is our own inspection of names, keys and signatures, because
+- ``AnalysisRun.gather`` does the I/O and the expensive work once and returns
+  a frozen ``Evidence`` (``evidence.py``): the certificate records, the graph
+  of who signs whom — by name and by signature, looked at separately, because
   the verifier says "candidates exhausted" both for a missing intermediate and
-  for the X1/X3 case (an intermediate with the right key and the wrong name).
-  Only looking at names and keys separately tells them apart; the verifier's
-  messages are only translated into words for ``invalid-path``.
+  for the X1/X3 case (right key, wrong name) — and the paths the verifier
+  finds over each pool of intermediates (served only, with known CAs, with
+  AIA downloads, all of them). Validation is
+  ``cryptography.x509.verification`` and nothing else: we never judge
+  validity ourselves.
+- ``conclude`` judges it with pure functions: per-platform verdicts
+  (``platforms.judge``), then client verdicts, findings and roles
+  (``diagnosis``), whose words come from ``explain`` and whose codes,
+  severities and titles from ``catalogue``.
 
 Nothing here raises on input: garbage bytes, an empty list, 200 certificates,
 broken extensions, hostile AIA answers all become findings.
@@ -45,24 +50,28 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from . import findings as words
+from . import diagnosis, explain
 from . import platforms as platform_judge
 from .certs import describe, load_certificate
-from .diagnosis import (
+from .errors import FetchError
+from .evidence import (
     ALL_ORIGINS,
     ANCHOR,
     FETCHED,
     SERVED,
     SOURCE,
+    AiaLog,
     CertRecord,
-    Diagnosis,
+    Evidence,
+    LeafNames,
+    Path,
+    Paths,
     Walk,
     hostname_matches,
+    is_anchor_copy,
     normalise_host,
     signature_verifies,
 )
-from .errors import FetchError
-from .findings import ALL_CLIENTS, CLIENT_FAMILIES
 from .report import (
     CertificateInfo,
     ClientVerdict,
@@ -255,7 +264,8 @@ def analyse(
     """
     when = at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
     try:
-        return AnalysisRun(served, hostname, trust, when, issuers, fetcher, limits).run()
+        evidence = AnalysisRun(served, hostname, trust, when, issuers, fetcher, limits).gather()
+        return conclude(evidence)
     except Exception as exc:
         log.exception("chain analysis failed")
         return _crashed(served, exc)
@@ -349,7 +359,7 @@ def _crashed(served: Sequence[bytes], exc: Exception) -> ChainAnalysis:
         expected=(),
         anchor=None,
         anchor_source=None,
-        findings=(words.analysis_failed(exc),),
+        findings=(explain.analysis_failed(exc),),
         clients=(),
         verdict=Verdict.BROKEN,
         valid_until=None,
@@ -361,7 +371,11 @@ def _crashed(served: Sequence[bytes], exc: Exception) -> ChainAnalysis:
 
 
 class AnalysisRun:
-    """One run of ``analyse``: state shared by the steps, thrown away after."""
+    """The I/O and the expensive work of one ``analyse``; ``gather`` gives its evidence.
+
+    The state here (records, caches, the signature budget, AIA bookkeeping)
+    lives only while the evidence is built; nothing judges it.
+    """
 
     def __init__(
         self,
@@ -389,7 +403,6 @@ class AnalysisRun:
         self.verifiers: dict[dt.datetime, ServerVerifier | ClientVerifier | None] = {}
         self.subject: Subject | None = None
         self.subject_chosen = False
-        self.findings: list[Finding] = []
         self.infos: list[CertificateInfo] = []
         self.recs: list[CertRecord | None] = []
         # AIA bookkeeping, for the findings and the AIA clients' verdict.
@@ -397,14 +410,7 @@ class AnalysisRun:
         self.aia_unfetched: list[tuple[CertificateInfo, str]] = []
         self.aia_no_url: list[CertificateInfo] = []
         self.aia_used: list[tuple[CertRecord, str]] = []
-        # What the leaf says about itself; set by _check_leaf.
-        self.dns: list[str] = []
-        self.ips: list[str] = []
-        self.no_san = False
-        self.host_ok = True
-        self.self_signed = False
         self.subject_candidates: list[Subject] = []
-        self.platform_verdicts: tuple[PlatformVerdict, ...] = ()
 
     # -- reading ---------------------------------------------------------------
 
@@ -470,33 +476,39 @@ class AnalysisRun:
         return list(out.values())[: self.limits.max_candidates_per_name]
 
     def walk_from(self, start: CertRecord, origins: frozenset[str] = ALL_ORIGINS) -> Walk:
-        walk = Walk({start.sha: start}, {}, [], [], [], set())
+        reached = {start.sha: start}
+        issuers: dict[str, list[CertRecord]] = {}
+        anchors: list[CertRecord] = []
+        tops: list[CertRecord] = []
+        open_ends: list[CertRecord] = []
         queue = deque([start])
         while queue:
             cert = queue.popleft()
             if self.trust.contains(cert.sha):
-                walk.anchors.append(cert)
+                anchors.append(cert)
                 continue
             if cert.self_issued:
-                walk.tops.append(cert)
+                tops.append(cert)
                 continue
             found = [p for p in self._candidates(cert, origins) if self.signs(cert, p)]
-            walk.issuers[cert.sha] = found
+            issuers[cert.sha] = found
             if not found:
-                walk.open_ends.append(cert)
+                open_ends.append(cert)
             for parent in found:
-                if parent.sha not in walk.reached:
-                    walk.reached[parent.sha] = parent
+                if parent.sha not in reached:
+                    reached[parent.sha] = parent
                     queue.append(parent)
-        walk.to_anchor = {a.sha for a in walk.anchors}
+        to_anchor = {a.sha for a in anchors}
         changed = True
         while changed:
             changed = False
-            for sha, parents in walk.issuers.items():
-                if sha not in walk.to_anchor and any(p.sha in walk.to_anchor for p in parents):
-                    walk.to_anchor.add(sha)
+            for sha, parents in issuers.items():
+                if sha not in to_anchor and any(p.sha in to_anchor for p in parents):
+                    to_anchor.add(sha)
                     changed = True
-        return walk
+        return Walk(
+            reached, issuers, tuple(anchors), tuple(tops), tuple(open_ends), frozenset(to_anchor)
+        )
 
     # -- verification ------------------------------------------------------------
 
@@ -645,25 +657,41 @@ class AnalysisRun:
             if rec.subject == child.issuer and self.signs(child, rec):
                 self.aia_used.append((self._register(rec, FETCHED), url))
                 return True
-            got.append(words.ref(rec.info))
+            got.append(explain.ref(rec.info))
         what = f"it returned {', '.join(got)}" if got else "it returned no certificate"
         self.aia_failures.append(
-            (child.info, url, f"{what}, not the issuer {words.issuer_label(child.info)}")
+            (child.info, url, f"{what}, not the issuer {explain.issuer_label(child.info)}")
         )
         return False
 
     # -- the run -----------------------------------------------------------------
 
-    def run(self) -> ChainAnalysis:
+    def gather(self) -> Evidence:
+        """Read, build the graph, ask the verifier and follow AIA: the evidence, once."""
         self._read_served()
-        self._check_list_shape()
+        served = tuple(dict.fromkeys(r for r in self.recs if r is not None))
+        position: dict[str, int] = {}
+        for i, rec in enumerate(self.recs):
+            if rec is not None:
+                position.setdefault(rec.sha, i)
+        base = {
+            "hostname": self.hostname,
+            "at": self.at,
+            "trust": self.trust,
+            "limits": self.limits,
+            "sent": len(self.raw),
+            "infos": tuple(self.infos),
+            "recs": tuple(self.recs),
+            "served": served,
+            "position": position,
+        }
         leaf0 = self.recs[0] if self.recs else None
         if leaf0 is None:
-            return self._no_chain()
+            return Evidence(**base)  # type: ignore[arg-type]
         leaf = self._real_leaf(leaf0)
-        self._check_leaf(leaf)
+        names = self._leaf_names(leaf)
         self.subject_candidates = _subject_candidates(
-            self.hostname if self.host_ok else None, self.dns, self.ips
+            self.hostname if names.host_ok else None, names.dns, names.ips
         )
 
         served_pool = [r for r in self.recs if r is not None]
@@ -691,25 +719,66 @@ class AnalysisRun:
             display = self._expected_at_another_time(leaf)
 
         walk = self.walk_from(leaf)
-        diag = Diagnosis(self, leaf, leaf0, walk, strict, expected, display)
-        # Before the verdicts: their reasons quote these findings.
-        diag.validity_findings(preload, aia)
-        clients = diag.clients(strict_err, preload, aia)
-        diag.chain_findings(clients)
-        diag.invalid_path(strict_err, expected_err)
-        if self.aia_failures:
-            self.findings.append(words.aia_fetch_failed(self.aia_failures))
-        self._judge_platforms(leaf, leaf0, strict)
-        return self._result(display, clients, diag.served_roles())
+        gaps: tuple[CertRecord, ...] = ()
+        if strict is None and not leaf.self_issued:
+            served_walk = self.walk_from(leaf, frozenset({SERVED}))
+            if not served_walk.anchors:
+                gaps = served_walk.open_ends
+        # Served certificates on no path from the leaf (anchors sent along are
+        # contains-anchor's business, not ours).
+        unreachable = tuple(
+            r
+            for r in served
+            if r.sha not in walk.reached and r is not leaf and not is_anchor_copy(self.trust, r)
+        )
+        # The X1/X3 case: a served certificate that signs a gap under another name.
+        same_key = tuple(
+            (gap, other)
+            for gap in gaps
+            for other in unreachable
+            if other.subject != gap.issuer and self.signs(gap, other)
+        )
+        return Evidence(
+            **base,  # type: ignore[arg-type]
+            leaf0=leaf0,
+            leaf=leaf,
+            names=names,
+            paths=Paths(
+                strict=_path(strict),
+                strict_error=strict_err,
+                preload=_path(preload),
+                aia=_path(aia),
+                expected=_path(expected),
+                expected_error=expected_err,
+                display=_path(display),
+            ),
+            walk=walk,
+            gaps=gaps,
+            unreachable=unreachable,
+            same_key=same_key,
+            aia=AiaLog(
+                used=tuple(self.aia_used),
+                failures=tuple(self.aia_failures),
+                unfetched=tuple(self.aia_unfetched),
+                no_url=tuple(self.aia_no_url),
+                offline=self.fetcher is None,
+            ),
+            platform=self._platform_evidence(leaf, leaf0, names, strict, served),
+        )
 
-    def _judge_platforms(
-        self, leaf: CertRecord, leaf0: CertRecord, strict: list[CertRecord] | None
-    ) -> None:
-        """Per-platform verdicts over this run's evidence, and the findings they sharpen."""
+    def _platform_evidence(
+        self,
+        leaf: CertRecord,
+        leaf0: CertRecord,
+        names: LeafNames,
+        strict: list[CertRecord] | None,
+        served: tuple[CertRecord, ...],
+    ) -> platform_judge.ChainEvidence:
+        """What the per-platform judge reads, from this run's certificates."""
         info = leaf.info
-        evidence = platform_judge.ChainEvidence(
+        return platform_judge.ChainEvidence(
             leaf=leaf0.x,
-            served=tuple(dict.fromkeys(r.x for r in self.recs if r is not None)),
+            served=tuple(r.x for r in served),
             fetched=tuple(r.x for r in self._pool(frozenset({FETCHED}))),
             known=tuple(r.x for r in self._pool(frozenset({SOURCE}))),
             subjects=tuple(self.subject_candidates),
@@ -718,18 +787,14 @@ class AnalysisRun:
                 unreadable=any(i.parse_error for i in self.infos),
                 not_before=info.not_before,
                 not_after=info.not_after,
-                no_san=self.no_san,
-                host_ok=self.host_ok,
+                no_san=names.no_san,
+                host_ok=names.host_ok,
                 hostname=self.hostname,
                 at=self.at,
             ),
             trust=self.trust,
             at=self.at,
             prior_path=tuple(r.x for r in strict) if strict and leaf is leaf0 else (),
-        )
-        self.platform_verdicts = platform_judge.judge(evidence)
-        self.findings = platform_judge.refine_findings(
-            self.findings, self.platform_verdicts, evidence
         )
 
     def _expected_at_another_time(self, leaf: CertRecord) -> list[CertRecord] | None:
@@ -747,21 +812,6 @@ class AnalysisRun:
         chain, _ = self._verify(leaf, self._pool(ALL_ORIGINS), at=middle)
         return chain
 
-    def _check_list_shape(self) -> None:
-        if not self.raw:
-            self.findings.append(words.no_certificate())
-            return
-        bad = [(i + 1, info) for i, info in enumerate(self.infos) if info.parse_error]
-        if bad:
-            self.findings.append(words.unreadable_cert(bad))
-        positions: dict[str, list[int]] = {}
-        for i, info in enumerate(self.infos):
-            if info.parse_error is None:
-                positions.setdefault(info.sha256, []).append(i + 1)
-        dups = [(self.certs[sha].info, p) for sha, p in positions.items() if len(p) > 1]
-        if dups:
-            self.findings.append(words.duplicate_cert(dups))
-
     def _real_leaf(self, first: CertRecord) -> CertRecord:
         """The server's own certificate: the first one, unless a CA certificate
         was put first and a non-CA certificate comes later (wrong order)."""
@@ -772,100 +822,61 @@ class AnalysisRun:
                 return rec
         return first
 
-    def _check_leaf(self, leaf: CertRecord) -> None:
-        info = leaf.info
+    def _leaf_names(self, leaf: CertRecord) -> LeafNames:
+        dns: list[str] = []
+        ips: list[str] = []
         try:
             san = leaf.x.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-            self.dns = [n for n in san.get_values_for_type(x509.DNSName) if isinstance(n, str)]
-            self.ips = [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+            dns = [n for n in san.get_values_for_type(x509.DNSName) if isinstance(n, str)]
+            ips = [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
         except Exception:  # noqa: BLE001 - missing or malformed: both mean "no SAN"
             pass
-        self.no_san = not (self.dns or self.ips)
-        self.host_ok = self.hostname is None or (
-            not self.no_san and hostname_matches(self.hostname, self.dns, self.ips)
+        no_san = not (dns or ips)
+        host_ok = self.hostname is None or (
+            not no_san and hostname_matches(self.hostname, dns, ips)
         )
-        self.self_signed = leaf.self_issued
-        if info.not_after is not None and info.not_after < self.at:
-            self.findings.append(words.leaf_expired(info, self.at))
-        elif info.not_before is not None and info.not_before > self.at:
-            self.findings.append(words.leaf_not_yet_valid(info, self.at))
-        elif info.not_after is not None and info.not_after - self.at < dt.timedelta(
-            days=self.limits.expiry_warning_days
-        ):
-            self.findings.append(words.leaf_expiring_soon(info, self.at))
-        if self.no_san:
-            self.findings.append(words.no_san(info, self.hostname))
-        elif not self.host_ok and self.hostname:
-            self.findings.append(words.hostname_mismatch(info, self.hostname))
-        if self.self_signed:
-            pinned = self.trust.contains(leaf.sha)
-            self.findings.append(words.self_signed_leaf(info, pinned=pinned, store=self.trust.name))
+        return LeafNames(tuple(dns), tuple(ips), no_san, host_ok)
 
-    def _no_chain(self) -> ChainAnalysis:
-        reason = (
-            "Rejects: the server sent no certificate."
-            if not self.raw
-            else "Rejects: the first certificate the server sent cannot be read."
-        )
-        clients = tuple(
-            ClientVerdict(f, *CLIENT_FAMILIES[f], accepts=False, reason=reason) for f in ALL_CLIENTS
-        )
-        seen: set[str] = set()
-        roles: list[str] = []
-        for info in self.infos:
-            if info.parse_error:
-                roles.append(Role.UNREADABLE)
-            else:
-                roles.append(Role.DUPLICATE if info.sha256 in seen else Role.EXTRA)
-                seen.add(info.sha256)
-        return self._finish((), None, clients, tuple(roles))
 
-    def _result(
-        self,
-        chain: list[CertRecord] | None,
-        clients: tuple[ClientVerdict, ...],
-        served_roles: tuple[str, ...],
-    ) -> ChainAnalysis:
-        return self._finish(tuple(chain or ()), chain[-1] if chain else None, clients, served_roles)
+def _path(chain: list[CertRecord] | None) -> Path | None:
+    return tuple(chain) if chain is not None else None
 
-    def _finish(
-        self,
-        chain: tuple[CertRecord, ...],
-        anchor: CertRecord | None,
-        clients: tuple[ClientVerdict, ...],
-        served_roles: tuple[str, ...],
-    ) -> ChainAnalysis:
-        on_chain = chain[:-1] if len(chain) > 1 else chain
-        expected = tuple(r.info for r in on_chain)
-        expected_roles = tuple(
-            Role.ANCHOR
-            if self.trust.contains(r.sha)
-            else Role.SERVED
-            if SERVED in r.origins
-            else Role.NOT_SERVED
-            for r in on_chain
-        )
-        dates = [c.info.not_after for c in chain if c.info.not_after is not None]
-        ranked = sorted(self.findings, key=lambda f: -f.severity.rank)  # stable: keeps our order
-        fetched = tuple(r.info.der for r, _ in self.aia_used if not (r.origins & {SERVED, SOURCE}))
-        return ChainAnalysis(
-            served=tuple(self.infos),
-            expected=expected,
-            anchor=anchor.info if anchor else None,
-            anchor_source=self.trust.source_of(anchor.sha) if anchor else None,
-            findings=tuple(ranked),
-            clients=clients,
-            verdict=Verdict.from_findings(ranked),
-            valid_until=min(dates) if dates else None,
-            fetched=tuple(dict.fromkeys(fetched)),
-            served_roles=served_roles,
-            expected_roles=expected_roles,
-            platforms=self.platform_verdicts,
-        )
+
+def conclude(ev: Evidence) -> ChainAnalysis:
+    """The analysis of a chain: every judgement over the evidence, assembled.
+
+    Platform verdicts come first because two findings read them
+    (``untrusted-root`` where nothing but a root is missing, and
+    ``missing-on-platforms``); client verdicts before findings because a
+    finding names the families it breaks. Each is a pure function of the
+    evidence (and of the verdicts it reads).
+    """
+    platforms = platform_judge.judge(ev.platform) if ev.platform is not None else ()
+    clients = diagnosis.client_verdicts(ev)
+    found = diagnosis.findings(ev, clients, platforms)
+    chain = ev.paths.display or ()
+    anchor = chain[-1] if chain else None
+    dates = [c.info.not_after for c in chain if c.info.not_after is not None]
+    fetched = tuple(r.info.der for r, _ in ev.aia.used if not (r.origins & {SERVED, SOURCE}))
+    return ChainAnalysis(
+        served=ev.infos,
+        expected=tuple(diagnosis.expected_infos(ev)),
+        anchor=anchor.info if anchor else None,
+        anchor_source=ev.trust.source_of(anchor.sha) if anchor else None,
+        findings=found,
+        clients=clients,
+        verdict=Verdict.from_findings(found),
+        valid_until=min(dates) if dates else None,
+        fetched=tuple(dict.fromkeys(fetched)),
+        served_roles=diagnosis.served_roles(ev),
+        expected_roles=diagnosis.expected_roles(ev),
+        platforms=platforms,
+    )
 
 
 __all__ = [
     "AnalysisLimits",
+    "AnalysisRun",
     "ChainAnalysis",
     "FetchError",
     "IssuerFetcher",
@@ -873,4 +884,5 @@ __all__ = [
     "MemoryFetcher",
     "MemoryIssuerSource",
     "analyse",
+    "conclude",
 ]

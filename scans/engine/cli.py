@@ -27,7 +27,7 @@ from .report import EndpointReport, Finding, Report, Severity
 from .rootstores import dated_store
 from .scan import ScanConfig, Seams, run_scan
 from .targets import TargetError, normalise_hostname, parse_target
-from .trust import TrustStore, load_trust_store, store_with_extra
+from .trust import TrustStore, load_trust_store, store_with_extra, store_words
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR = 0, 1, 2
 
@@ -215,7 +215,7 @@ def render_text(report: Report) -> str:
     outcome = _outcome_words(report.verdict.value, scanned=scanned).upper()
     lines = [
         f"chainscan report for {head or 'chain file'} — {outcome}",
-        f"trust store: {report.trust_store}; evaluated at {report.evaluated_at:%Y-%m-%d %H:%M:%S %Z}",
+        f"trust store: {store_words(report.trust_store)}; evaluated at {report.evaluated_at:%Y-%m-%d %H:%M:%S %Z}",
     ]
     if report.valid_until:
         lines.append(f"expected chain valid until {report.valid_until:%Y-%m-%d}")

@@ -36,8 +36,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -52,13 +53,14 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from . import findings as words
-from .diagnosis import signature_verifies
-from .report import Finding, PlatformVerdict, Severity
+from . import explain
+from .catalogue import AIA, PRELOAD, STRICT
+from .evidence import signature_verifies
+from .report import Finding, PlatformVerdict
 from .rootstores import ANDROID, APPLE, MICROSOFT, MOZILLA, SYSTEM, RootCatalog, Snapshot, catalog
 from .trust import TrustStore
 
-STRICT, AIA, PRELOAD = words.STRICT, words.AIA, words.PRELOAD
+_T = TypeVar("_T")
 MAX_LITERAL_DEPTH = 10  # OpenSSL's default verify depth is 100; no real chain needs more than 5
 
 
@@ -199,8 +201,7 @@ class _Outcome:
     accepts: bool
     reason: str
     path: tuple[x509.Certificate, ...] = ()
-    kind: str = ""  # why it rejects: missing-root, missing-intermediate, expired-root, literal, private-root, other
-    subject: str = ""  # the certificate the kind is about (its label)
+    kind: str = ""  # why it rejects, as PlatformVerdict.cause
 
 
 # --- small helpers ---------------------------------------------------------------
@@ -225,12 +226,47 @@ def name_label(name: x509.Name) -> str:
         return "(unreadable name)"
 
 
-@functools.lru_cache(maxsize=4096)
+def _per_object(maxsize: int) -> Callable[[Callable[..., _T]], Callable[..., _T]]:
+    """``functools.lru_cache`` keyed by the arguments' identity, not their hash.
+
+    Hashing an ``x509.Certificate`` hashes its DER (~2.5 µs), and the judge
+    looks certificates up hundreds of times per chain; ``id()`` costs nothing.
+    Each entry keeps its arguments alive, so an id cannot be reused by another
+    object while it is cached, and a hit is checked by identity. The cache is
+    emptied when full (the same intermediates come back scan after scan).
+    """
+
+    def wrap(fn: Callable[..., _T]) -> Callable[..., _T]:
+        cache: dict[tuple[int, ...], tuple[tuple[object, ...], _T]] = {}
+
+        @functools.wraps(fn)
+        def cached(*args: object) -> _T:
+            key = tuple(map(id, args))
+            hit = cache.get(key)
+            if hit is not None and all(a is b for a, b in zip(hit[0], args, strict=True)):
+                return hit[1]
+            value = fn(*args)
+            if len(cache) >= maxsize:
+                cache.clear()
+            cache[key] = (args, value)
+            return value
+
+        return cached
+
+    return wrap
+
+
+def _unique(certs: Iterable[x509.Certificate]) -> list[x509.Certificate]:
+    """``certs`` without repeats, by identity (the analysis hands one object per certificate)."""
+    return list({id(c): c for c in certs}.values())
+
+
+@_per_object(maxsize=4096)
 def _sha(cert: x509.Certificate) -> str:
     return hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
 
 
-@functools.lru_cache(maxsize=8192)
+@_per_object(maxsize=8192)
 def _signs(child: x509.Certificate, parent: x509.Certificate) -> bool:
     """Name and signature: ``parent`` issued ``child``. Cached: the same pairs recur per platform."""
     if child.issuer != parent.subject:
@@ -250,7 +286,7 @@ def _valid_at(cert: x509.Certificate, at: dt.datetime) -> bool:
     return cert.not_valid_before_utc <= at <= cert.not_valid_after_utc
 
 
-@functools.lru_cache(maxsize=256)
+@_per_object(maxsize=256)
 def _single_store(cert: x509.Certificate) -> Store:
     return Store([cert])
 
@@ -333,7 +369,7 @@ def judge(
     cat = roots or catalog()
     verifiers = _Verifiers(evidence.subjects)
     if evidence.prior_path:
-        served = list(dict.fromkeys(evidence.served[1:]))
+        served = _unique(evidence.served[1:])
         key = _paths_key(evidence.trust, served, evidence, verifiers.keys)
         verifiers.answers[(key, evidence.at)] = (evidence.prior_path, "")
     # Platforms whose stores hold the same roots *for this chain* and that
@@ -395,7 +431,7 @@ def _paths_key(
     return key
 
 
-@functools.lru_cache(maxsize=4096)
+@_per_object(maxsize=4096)
 def _issuer_text(cert: x509.Certificate) -> str:
     try:
         return cert.issuer.rfc4514_string()
@@ -412,6 +448,7 @@ def _verdict(platform: Platform, snap: Snapshot, outcome: _Outcome) -> PlatformV
         accepts=outcome.accepts,
         reason=outcome.reason,
         path=tuple(_sha(c) for c in outcome.path),
+        cause=outcome.kind,
     )
 
 
@@ -422,7 +459,7 @@ def _pool(platform: Platform, ev: ChainEvidence) -> list[x509.Certificate]:
     if platform.preloads:
         # Only ever combined with Mozilla's own roots (see ChainEvidence.known).
         pool += ev.known + ev.fetched
-    return list(dict.fromkeys(pool))
+    return _unique(pool)
 
 
 def _judge_one(
@@ -544,13 +581,12 @@ def _literal(
         return _Outcome(
             False,
             f"{via}to {label(expired)}, which {what} {_day(when)}, and does not look for another path",
-            kind="literal",
-            subject=label(served_ca[-1]) if served_ca else label(expired),
+            kind="literal-expired" if what == "expired" else "literal-not-yet-valid",
         )
     chain, err = verifiers.verify(trust.store, ev.leaf, path[1:-1], ev.at)
     if chain:
         return _Outcome(True, _accept_reason(chain, ev), chain)
-    return _Outcome(False, words.explain_verifier_error(err)[1], kind="other")
+    return _verifier_outcome(err)
 
 
 def _reject(
@@ -591,31 +627,22 @@ def _reject(
             False,
             f"every path it builds ends at {label(root)}, which expired {_day(root.not_valid_after_utc)}",
             kind="expired-root",
-            subject=label(root),
         )
     for top in tops:
         if ev.trust.contains(_sha(top)) and _sha(top) not in _public_roots(cat):
             return _Outcome(
-                False,
-                f"the private root {label(top)} is not in its store",
-                kind="private-root",
-                subject=label(top),
+                False, f"the private root {label(top)} is not in its store", kind="private-root"
             )
-        return _Outcome(
-            False, f"{label(top)} is not in its store", kind="missing-root", subject=label(top)
-        )
+        return _Outcome(False, f"{label(top)} is not in its store", kind="missing-root")
     known = {c.subject for c in (*ev.known, *ev.fetched, *ev.served)}
     for end in open_ends:
         issuer = end.issuer
         name = name_label(issuer)
         if cat.roots_named(issuer):
-            return _Outcome(False, f"{name} is not in its store", kind="missing-root", subject=name)
+            return _Outcome(False, f"{name} is not in its store", kind="missing-root")
         if ev.trust.anchors_for_issuer(issuer):
             return _Outcome(
-                False,
-                f"the private root {name} is not in its store",
-                kind="private-root",
-                subject=name,
+                False, f"the private root {name} is not in its store", kind="private-root"
             )
         if issuer in known:
             if platform.fetches_aia:
@@ -624,15 +651,21 @@ def _reject(
                 why = f"{name} is not served and is not one of its preloaded public intermediates"
             else:
                 why = f"{name} is not served and it does not fetch missing intermediates"
-            return _Outcome(False, why, kind="missing-intermediate", subject=name)
+            return _Outcome(False, why, kind="missing-intermediate")
         return _Outcome(
             False,
             f"the issuer {name} is not served and no store or known CA has it",
-            kind="private-root",
-            subject=name,
+            kind="unknown-issuer",
         )
-    text = words.explain_verifier_error(err)[1] if err else "no path to a root in its store"
-    return _Outcome(False, text, kind="other")
+    if err:
+        return _verifier_outcome(err)
+    return _Outcome(False, "no path to a root in its store", kind="other")
+
+
+def _verifier_outcome(err: str) -> _Outcome:
+    """A rejection in the verifier's words (translated)."""
+    category, text = explain.explain_verifier_error(err)
+    return _Outcome(False, text, kind="time" if category == "time" else "other")
 
 
 @functools.cache
@@ -737,27 +770,51 @@ def rows(verdicts: Iterable[PlatformVerdict]) -> list[PlatformRow]:
     return sorted(out, key=lambda r: r.accepts)  # stable: platform order within each side
 
 
-def refine_findings(
-    found: Sequence[Finding],
-    verdicts: Sequence[PlatformVerdict],
-    ev: ChainEvidence,
-    *,
-    roots: RootCatalog | None = None,
-) -> list[Finding]:
-    """Sharper findings from what the platforms know (called once by the analysis).
+def untrusted_root_instead(ev: ChainEvidence, clients: Sequence[str]) -> Finding | None:
+    """``untrusted-root`` where a gap is no missing intermediate, else ``None``.
 
-    - ``incomplete-chain`` becomes ``untrusted-root`` when nothing is missing
-      but a root: the chain's top issuer is a root other stores have, or a
-      private CA no store has (no caIssuers URL to fetch it from).
-    - ``missing-on-platforms`` names the platforms that reject a chain others
-      accept, and what would fix it for them.
+    The analysis asks this before it says ``incomplete-chain``: when nothing is
+    missing but a root — the chain's top issuer is a root other stores have,
+    or a private CA no store has (and no caIssuers URL to fetch it from) — the
+    chain is untrusted, not incomplete.
     """
-    cat = roots or catalog()
-    out = [_sharpen(f, ev, cat) if f.code == "incomplete-chain" else f for f in found]
-    mixed = [v for v in verdicts if not v.accepts]
-    if mixed and len(mixed) < len(verdicts):
-        out.append(_missing_on_platforms(mixed, [v for v in verdicts if v.accepts], ev))
-    return out
+    cat = catalog()
+    top = _served_top(ev)
+    if top is None or top.subject == top.issuer:
+        return None
+    issuer = top.issuer
+    holders = cat.snapshots_with_root(issuer)
+    if holders:
+        cross = [
+            c
+            for c in (*ev.known, *ev.fetched)
+            if c.subject == issuer and c.issuer != issuer and ev.trust.anchors_for_issuer(c.issuer)
+        ]
+        return explain.untrusted_root_elsewhere(
+            top=label(top),
+            top_sha=_sha(top),
+            root=name_label(issuer),
+            platforms=sorted({s.platform.capitalize() for s in holders}),
+            store=ev.trust.name,
+            cross=(name_label(cross[0].issuer), _sha(cross[0])) if cross else None,
+            clients=clients,
+        )
+    has_url = False
+    try:
+        aia = top.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+        has_url = any(
+            d.access_method == x509.oid.AuthorityInformationAccessOID.CA_ISSUERS for d in aia
+        )
+    except Exception:  # noqa: BLE001 - missing or malformed: no URL
+        has_url = False
+    private_pki = any(src.startswith("custom:") for src in ev.trust.sources.values())
+    if has_url or private_pki or any(c.subject == issuer for c in (*ev.known, *ev.fetched)):
+        # A real gap: an intermediate exists somewhere (a URL, a known CA, or the
+        # private PKI whose root the person gave us).
+        return None
+    return explain.untrusted_private_ca(
+        top=label(top), top_sha=_sha(top), root=name_label(issuer), clients=clients
+    )
 
 
 def _served_top(ev: ChainEvidence) -> x509.Certificate | None:
@@ -773,103 +830,23 @@ def _served_top(ev: ChainEvidence) -> x509.Certificate | None:
     return cur
 
 
-def _sharpen(finding: Finding, ev: ChainEvidence, cat: RootCatalog) -> Finding:
-    top = _served_top(ev)
-    if top is None or top.subject == top.issuer:
-        return finding
-    issuer = top.issuer
-    name = name_label(issuer)
-    holders = cat.snapshots_with_root(issuer)
-    if holders:
-        platforms = sorted({s.platform.capitalize() for s in holders})
-        cross = [
-            c
-            for c in (*ev.known, *ev.fetched)
-            if c.subject == issuer and c.issuer != issuer and ev.trust.anchors_for_issuer(c.issuer)
-        ]
-        fix = (
-            f"Nothing the server sends is missing: {name} is a root. Clients whose store lacks it "
-            f"(here: the '{ev.trust.name}' store) cannot connect. "
-        )
-        if cross:
-            fix += (
-                f"Serve the cross-signed {name} (issued by {name_label(cross[0].issuer)}, "
-                f"SHA-256 {_sha(cross[0])[:16]}…) after {label(top)}, so they reach a root they have."
-            )
-        else:
-            fix += (
-                f"If your CA offers a cross-signed {name} (issued by an older root), serve it "
-                f"after {label(top)}; otherwise those clients need {name} installed."
-            )
-        return words.make_finding(
-            "untrusted-root",
-            f"{label(top)} is issued by {name}, a root in the stores of {', '.join(platforms)} "
-            f"but not in the '{ev.trust.name}' trust store this report is judged against.",
-            fix,
-            [_sha(top)],
-            finding.clients,
-        )
-    has_url = False
-    try:
-        aia = top.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
-        has_url = any(
-            d.access_method == x509.oid.AuthorityInformationAccessOID.CA_ISSUERS for d in aia
-        )
-    except Exception:  # noqa: BLE001 - missing or malformed: no URL
-        has_url = False
-    private_pki = any(src.startswith("custom:") for src in ev.trust.sources.values())
-    if has_url or private_pki or any(c.subject == issuer for c in (*ev.known, *ev.fetched)):
-        # A real gap: an intermediate exists somewhere (a URL, a known CA, or the
-        # private PKI whose root the person gave us).
-        return finding
-    return words.make_finding(
-        "untrusted-root",
-        f"{label(top)} is issued by {name}, which no public root store has and chainscan has "
-        "never seen: the chain ends in a private CA. Public clients reject it.",
-        f"Add {name} (the private root) as a trust anchor: install it on every client that must "
-        "connect, and add it to chainscan as a custom root to check the rest of the chain. If the "
-        "site must work for the public, get the certificate from a public CA.",
-        [_sha(top)],
-        finding.clients,
-    )
-
-
-def _missing_on_platforms(
-    rejecting: Sequence[PlatformVerdict], accepting: Sequence[PlatformVerdict], ev: ChainEvidence
-) -> Finding:
-    lines = [f"{r.label}: {r.reason}" for r in rows(rejecting)]
-    fixes: list[str] = []
-    text = " ".join(v.reason for v in rejecting)
-    if "is not in its store" in text:
-        fixes.append(
-            "for a root their store lacks, serve a chain that ends at a root they have (a "
-            "cross-sign from your CA, if it offers one), or accept that those devices cannot "
-            "connect; devices you manage can get the root installed"
-        )
-    if "does not fetch" in text or "preloaded" in text or "over AIA" in text:
-        fixes.append("serve every intermediate up to the root (the full chain file)")
-    if "does not look for another path" in text:
-        fixes.append(
-            "stop serving the expired cross-sign: clients that follow the served chain "
-            "literally (OpenSSL 1.0.x) stop at it, newer ones find the valid root themselves"
-        )
-    if "expired" in text and not fixes:
-        fixes.append("serve the chain to your CA's current root")
-    fix = ("For them: " + "; ".join(fixes) + ".") if fixes else "See each platform's reason."
-    families = tuple(dict.fromkeys(v.family for v in rejecting))
+def missing_on_platforms(verdicts: Sequence[PlatformVerdict], ev: ChainEvidence) -> Finding | None:
+    """``missing-on-platforms`` when some platforms reject a chain others accept."""
+    rejecting = [v for v in verdicts if not v.accepts]
+    accepting = [v for v in verdicts if v.accepts]
+    if not rejecting or not accepting:
+        return None
     # Only platforms their vendors no longer support fail: worth knowing, not a warning
     # (since 2024 every short Let's Encrypt chain fails on Android before 7.1.1).
     legacy = {p.id for p in PLATFORMS if p.legacy}
-    severity = Severity.INFO if all(v.id in legacy for v in rejecting) else Severity.WARNING
-    return words.make_finding(
-        "missing-on-platforms",
-        f"{len(accepting)} of {len(accepting) + len(rejecting)} platforms accept this chain, but "
-        + "; ".join(lines)
-        + ".",
-        fix,
-        [_sha(ev.leaf)] if ev.leaf is not None else [],
-        families,
-        severity=severity,
+    return explain.missing_on_platforms(
+        [(r.label, r.reason) for r in rows(rejecting)],
+        {v.cause for v in rejecting},
+        accepting=len(accepting),
+        rejecting=len(rejecting),
+        leaf_sha=_sha(ev.leaf) if ev.leaf is not None else None,
+        clients=tuple(dict.fromkeys(v.family for v in rejecting)),
+        legacy_only=all(v.id in legacy for v in rejecting),
     )
 
 
@@ -880,8 +857,9 @@ __all__ = [
     "PlatformRow",
     "judge",
     "leaf_blocker",
+    "missing_on_platforms",
     "public_preload",
-    "refine_findings",
     "rows",
     "snapshot_for",
+    "untrusted_root_instead",
 ]

@@ -239,7 +239,11 @@ class PlatformVerdict:
     """Whether one platform (a root store at a date plus its behaviour) accepts the served chain.
 
     ``path`` is the SHA-256 of each certificate on the path it builds, leaf
-    first, root last; empty when it rejects.
+    first, root last; empty when it rejects. ``cause`` says why it rejects as
+    a code (``missing-root``, ``private-root``, ``unknown-issuer``,
+    ``missing-intermediate``, ``expired-root``, ``literal-expired``,
+    ``literal-not-yet-valid``, ``time``, ``blocker``, ``other``) for the
+    engine's own findings to act on; it is not part of the JSON report.
     """
 
     id: str
@@ -249,6 +253,7 @@ class PlatformVerdict:
     accepts: bool
     reason: str
     path: tuple[str, ...] = ()
+    cause: str = dataclasses.field(default="", compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -452,7 +457,15 @@ def endpoint_to_json(endpoint: EndpointReport, *, include_der: bool) -> dict[str
 
 
 def platform_to_json(verdict: PlatformVerdict) -> dict[str, Any]:
-    return {**dataclasses.asdict(verdict), "path": list(verdict.path)}
+    return {
+        "id": verdict.id,
+        "family": verdict.family,
+        "name": verdict.name,
+        "store": verdict.store,
+        "accepts": verdict.accepts,
+        "reason": verdict.reason,
+        "path": list(verdict.path),
+    }
 
 
 def platform_from_json(data: dict[str, Any]) -> PlatformVerdict:

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 from .aia import HttpIssuerFetcher
 from .analysis import AnalysisLimits, IssuerFetcher, IssuerSource, analyse
-from .diagnosis import hostname_matches
+from .catalogue import LEGACY, make_finding
 from .errors import FetchError
-from .findings import LEGACY, make_finding
+from .evidence import hostname_matches
 from .network import (
     OpenSSLProber,
     ProbeLimits,

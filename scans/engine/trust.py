@@ -315,6 +315,53 @@ def load_trust_store(
     return base
 
 
+# --- the store in words --------------------------------------------------------------
+
+_STORE_WORDS = {
+    MOZILLA: "Mozilla",
+    SYSTEM: "this machine's system store",
+    NONE: "no public store",
+}
+_STORE_PHRASES = {
+    MOZILLA: "the Mozilla trust store",
+    SYSTEM: "this machine's system store",
+    NONE: "the empty trust store",
+}
+
+
+def _store_parts(name: str) -> tuple[str, list[str]]:
+    """``mozilla+file root.pem+Corp Root CA`` → ("mozilla", ["root.pem", "Corp Root CA"])."""
+    base, *extra = name.split("+") if name else ("",)
+    return base, [e.removeprefix("file ").strip() for e in extra if e.strip()]
+
+
+def store_words(name: str) -> str:
+    """A store's name as people say it, on its own: "Mozilla, plus your anchors: root.pem, Corp Root CA"."""
+    base, anchors = _store_parts(name)
+    words = _STORE_WORDS.get(base, base or "the configured store")
+    if not anchors:
+        return words
+    if base == NONE:
+        return "only your anchors: " + ", ".join(anchors)
+    return f"{words}, plus your anchors: " + ", ".join(anchors)
+
+
+def store_phrase(name: str) -> str:
+    """A store's name inside a sentence: "not in *the Mozilla trust store*".
+
+    Every text of the engine names the store this way (never its technical
+    name, ``mozilla+file root.pem``), so the JSON, the CLI and the pages read
+    alike.
+    """
+    base, anchors = _store_parts(name)
+    core = _STORE_PHRASES.get(base) or (f"the {base} trust store" if base else "the trust store")
+    if not anchors:
+        return core
+    if base == NONE:
+        return f"your own anchors ({', '.join(anchors)})"
+    return f"{core} plus your anchors ({', '.join(anchors)})"
+
+
 __all__ = [
     "KINDS",
     "TrustStore",
@@ -323,6 +370,8 @@ __all__ = [
     "empty_store",
     "load_trust_store",
     "mozilla_store",
+    "store_phrase",
     "store_with_extra",
+    "store_words",
     "system_store",
 ]

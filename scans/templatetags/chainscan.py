@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from django import template
 
-from scans.engine.findings import affected_clients
+from scans.engine.catalogue import affected_clients
 from scans.engine.report import CertificateInfo
 
 register = template.Library()

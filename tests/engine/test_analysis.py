@@ -28,14 +28,10 @@ from scans.engine.analysis import (
     MemoryIssuerSource,
     analyse,
 )
+from scans.engine.catalogue import CATALOGUE, affected_clients, make_finding
 from scans.engine.certs import describe
-from scans.engine.diagnosis import hostname_matches
-from scans.engine.findings import (
-    CATALOGUE,
-    affected_clients,
-    explain_verifier_error,
-    make_finding,
-)
+from scans.engine.evidence import hostname_matches
+from scans.engine.explain import explain_verifier_error
 from scans.engine.report import EndpointReport, Finding, Severity, Verdict
 from scans.engine.trust import build_store, empty_store
 from tests.pki import (
@@ -562,8 +558,8 @@ def test_a_private_root_is_untrusted_and_named(pki: Cast) -> None:
         result = run(scenario(name_))
         found = finding(result, "untrusted-root")
         assert f"CN=Corp Private Root (sha256 {short(pki.corp_root)})" in found.detail
-        assert "not in the 'test' trust store" in found.detail
-        assert "not in the 'test' store" in reason(result, "aia")
+        assert "not in the test trust store" in found.detail
+        assert "not in the test trust store" in reason(result, "aia")
 
 
 def test_with_no_roots_at_all_the_report_says_so(pki: Cast) -> None:

@@ -19,7 +19,7 @@ import pytest
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from scans.engine.analysis import ChainAnalysis, MemoryIssuerSource, analyse
-from scans.engine.findings import CATALOGUE
+from scans.engine.catalogue import CATALOGUE
 from scans.engine.network import ProbeLimits, ProbeResult, StaticResolver
 from scans.engine.policy import AddressPolicy
 from scans.engine.report import EndpointReport, Report, Severity, Verdict

@@ -12,9 +12,9 @@ import datetime as dt
 import functools
 
 from scans.engine.analysis import MemoryIssuerSource, analyse
+from scans.engine.catalogue import make_finding
 from scans.engine.certs import describe
 from scans.engine.diff import ChangeKind, chain_changes, clip, diff_reports, diff_to_json
-from scans.engine.findings import make_finding
 from scans.engine.report import EndpointReport, Report, Severity, Verdict
 from tests import pki
 from tests.pki import make_cert

@@ -1,18 +1,14 @@
-"""The findings catalogue and the words of every finding.
+"""The words of every finding: what is wrong, who it breaks, and the exact fix.
 
-``CATALOGUE`` is the contract: one entry per stable code, with its severity
-and title. The API, the CLI's JSON, the templates and the tests all key on
-these codes, so a code is never renamed, only added.
+``diagnosis`` decides which findings a chain gets and hands the facts
+(certificates, dates, URLs) to the functions here; they write the text a
+person reads at 2 a.m. — naming the certificates by common name and short
+SHA-256, which clients break and why, and the change to make — and take the
+code's severity and title from ``catalogue``.
 
 ``explain_verifier_error`` translates the messages of ``cryptography``'s
-verifier into words (and a category, so that ``invalid-path`` is raised only
-for reasons no other finding explains).
-
-The builders below turn what ``analysis`` and ``diagnosis`` found
-(certificates, dates, URLs) into the text a person reads at 2 a.m.: what is
-wrong, naming the certificates by common name and short SHA-256, which clients
-break and why, and the exact change to make. Keeping the words here keeps the
-other two modules about detection.
+verifier into words and a category (``catalogue.EXPLAINED_BY`` says which
+findings already explain each category).
 """
 
 from __future__ import annotations
@@ -20,298 +16,18 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
+from .catalogue import AIA, ALL_CLIENTS, STRICT, make_finding
 from .report import CertificateInfo, Finding, Severity
-
-# Client families, as in DESIGN.md's table. Keys are stored in Finding.clients
-# and ClientVerdict.family, so they are part of the contract too.
-STRICT = "strict"
-AIA = "aia"
-PRELOAD = "preload"
-ALL_CLIENTS = (STRICT, AIA, PRELOAD)
-
-CLIENT_FAMILIES: dict[str, tuple[str, str]] = {
-    STRICT: (
-        "Strict clients",
-        "OpenSSL, curl, wget, Python ssl, Node.js, Go, Java (default), Android apps",
-    ),
-    AIA: (
-        "AIA-fetching clients",
-        "Chrome, Windows (CryptoAPI/SChannel, Edge), Apple platforms (Safari, apps)",
-    ),
-    PRELOAD: ("Preloading clients", "Firefox 75+"),
-}
-# Clients that send no SNI (Java 6, Android 2.x, IE on Windows XP, monitoring
-# probes). Only the no-SNI finding names them; they get no verdict of their own.
-LEGACY = "legacy"
-_AFFECTED = {
-    STRICT: "strict clients",
-    AIA: "AIA-fetching clients",
-    PRELOAD: "preloading clients",
-    LEGACY: "clients that send no SNI",
-}
-
-
-def affected_clients(families: Iterable[str]) -> str:
-    """``("strict", "aia")`` → "strict clients and AIA-fetching clients", for people."""
-    labels = [_AFFECTED.get(f, f) for f in dict.fromkeys(families)]
-    if len(labels) <= 1:
-        return "".join(labels)
-    return ", ".join(labels[:-1]) + " and " + labels[-1]
-
-
-@dataclass(frozen=True)
-class CatalogueEntry:
-    """One code of the catalogue: its default severity, title and meaning."""
-
-    code: str
-    severity: Severity
-    title: str
-    meaning: str
-
-
-def _entry(code: str, severity: Severity, title: str, meaning: str) -> tuple[str, CatalogueEntry]:
-    return code, CatalogueEntry(code, severity, title, meaning)
-
-
-E, W, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
-
-# Severities: ``error`` breaks some clients today, ``warning`` will or may,
-# ``info`` breaks nothing. Choices that are not obvious are explained inline.
-CATALOGUE: dict[str, CatalogueEntry] = dict(
-    [
-        _entry(
-            "incomplete-chain",
-            E,
-            "An intermediate certificate is missing",
-            "an intermediate needed to reach a trusted root is not served",
-        ),
-        _entry(
-            "wrong-intermediate-same-key",
-            E,
-            "Wrong intermediate: right key, wrong name",
-            "a served intermediate has the right key but not the name the certificate "
-            "below it names as issuer (the Let's Encrypt X1/X3 case)",
-        ),
-        _entry(
-            "wrong-intermediate",
-            E,
-            "Wrong intermediate certificate",
-            "a served certificate does not issue the one before it",
-        ),
-        # Warning, not error: TLS 1.3 (RFC 8446 §4.4.2) lets clients accept any
-        # order and every current client does, but TLS 1.2 required strict order
-        # and old or embedded stacks (old GnuTLS, Java 6, some IoT TLS libraries)
-        # still fail. When the leaf itself is not first, analysis raises it to
-        # an error: every client takes the first certificate as the server's.
-        _entry(
-            "wrong-order",
-            W,
-            "Certificates are sent in the wrong order",
-            "the right certificates, in the wrong order",
-        ),
-        # Info: RFC 5246/8446 allow sending the root; clients ignore it.
-        _entry(
-            "contains-anchor",
-            INFO,
-            "The root certificate is sent",
-            "the trusted root itself is sent (harmless but wasteful)",
-        ),
-        # Warning: usually a sign of the wrong bundle file, adds bytes to every
-        # handshake, and breaks the same strict-order stacks as wrong-order.
-        _entry(
-            "extra-certs",
-            W,
-            "Unrelated certificates are sent",
-            "certificates sent that are on no path",
-        ),
-        _entry(
-            "duplicate-cert",
-            W,
-            "A certificate is sent more than once",
-            "the same certificate sent twice",
-        ),
-        _entry("leaf-expired", E, "The certificate has expired", "leaf validity"),
-        _entry("leaf-not-yet-valid", E, "The certificate is not valid yet", "leaf validity"),
-        _entry("leaf-expiring-soon", W, "The certificate expires soon", "leaf validity"),
-        # Error by default; analysis lowers it to a warning when the served
-        # chain still gives a valid path (an expired cross-sign next to a good
-        # intermediate), because then only old path builders break.
-        _entry(
-            "intermediate-expired",
-            E,
-            "A served intermediate has expired",
-            "a served intermediate or cross-sign is expired",
-        ),
-        _entry(
-            "hostname-mismatch",
-            E,
-            "The certificate does not cover this hostname",
-            "the leaf does not cover the hostname",
-        ),
-        _entry(
-            "no-san",
-            E,
-            "The certificate has no subjectAltName",
-            "the leaf has no subjectAltName (CN only)",
-        ),
-        _entry(
-            "self-signed-leaf",
-            E,
-            "The certificate is self-signed",
-            "the leaf is its own issuer",
-        ),
-        _entry(
-            "untrusted-root",
-            E,
-            "The chain ends at an untrusted root",
-            "the path ends at a root not in the chosen trust store",
-        ),
-        _entry(
-            "missing-on-platforms",
-            W,
-            "Some platforms reject a chain others accept",
-            "some platforms reject the chain (a root their store lacks…), and what would fix it",
-        ),
-        _entry(
-            "root-expired",
-            E,
-            "The chain ends at an expired root",
-            "every path ends at an expired root",
-        ),
-        _entry(
-            "invalid-path",
-            E,
-            "Certificate validation rejects the chain",
-            "the verifier rejects every path for another reason",
-        ),
-        _entry(
-            "weak-signature",
-            E,
-            "A certificate is signed with a broken hash (SHA-1 or MD5)",
-            "SHA-1 / MD5 signatures below the anchor",
-        ),
-        _entry(
-            "weak-key",
-            E,
-            "A certificate has a key that is too small",
-            "RSA < 2048 bits, EC < 256 bits",
-        ),
-        # Warning: during a rollout addresses legitimately differ for minutes;
-        # the per-endpoint findings carry the errors if one of them is broken.
-        _entry(
-            "endpoints-differ",
-            W,
-            "Addresses of this host serve different chains",
-            "addresses of one host serve different chains",
-        ),
-        # Warning: only clients that send no SNI (very old Android/Java, some
-        # scripts and monitoring probes) see the other certificate.
-        _entry(
-            "no-sni-different-cert",
-            W,
-            "Without SNI the server sends another certificate",
-            "without SNI the server sends another certificate",
-        ),
-        # Error: the default limit (10) is Java's jdk.tls.maxCertificateChainLength,
-        # so a longer chain is refused by Java clients today.
-        _entry(
-            "too-many-certs",
-            E,
-            "The server sends too many certificates",
-            "the server sent more certificates than a client will process",
-        ),
-        # Warning: the fetch only matters for clients that fetch, and the chain
-        # problem that made us fetch is reported as its own error.
-        _entry(
-            "aia-fetch-failed",
-            W,
-            "An issuer download (AIA) failed",
-            "an issuer URL could not be fetched",
-        ),
-        _entry(
-            "unreadable-cert",
-            E,
-            "The server sends bytes that are not a certificate",
-            "a served certificate cannot be parsed",
-        ),
-        _entry(
-            "no-certificate",
-            E,
-            "The server sends no certificate",
-            "the certificate list is empty",
-        ),
-        # Error, so that no page or alert ever shows the endpoint as healthy;
-        # but it is chainscan's failure, not the chain's: no client verdict
-        # comes with it, and the API and alerts key on the code.
-        _entry(
-            "analysis-failed",
-            E,
-            "chainscan failed while analysing this chain",
-            "chainscan itself failed while analysing (never disguised as a chain verdict)",
-        ),
-        _entry("dns-failed", E, "The hostname does not resolve", "the scan could not complete"),
-        _entry(
-            "address-blocked",
-            E,
-            "The address is not allowed to be scanned",
-            "the scan could not complete",
-        ),
-        _entry("connect-failed", E, "The connection failed", "the scan could not complete"),
-        _entry("timeout", E, "The server did not answer in time", "the scan could not complete"),
-        _entry("not-tls", E, "The port does not speak TLS", "the scan could not complete"),
-        _entry("handshake-failed", E, "The TLS handshake failed", "the scan could not complete"),
-    ]
-)
-
-
-def make_finding(
-    code: str,
-    detail: str,
-    fix: str,
-    certificates: Iterable[str] = (),
-    clients: Iterable[str] = (),
-    *,
-    severity: Severity | None = None,
-) -> Finding:
-    """Build a Finding with the catalogue's severity and title for ``code``.
-
-    Args:
-        code: a key of ``CATALOGUE``.
-        detail: what is wrong, naming the certificates.
-        fix: the exact change to make.
-        certificates: SHA-256 (hex) of the certificates the finding is about.
-        clients: the client families (``STRICT``, ``AIA``, ``PRELOAD``) that
-            break or may break.
-        severity: overrides the catalogue's severity, for the codes whose
-            weight depends on context (``intermediate-expired``…).
-
-    Raises:
-        ValueError: for a code that is not in the catalogue (a programming error).
-    """
-    entry = CATALOGUE.get(code)
-    if entry is None:
-        raise ValueError(f"unknown finding code {code!r}")
-    return Finding(
-        code=code,
-        severity=severity or entry.severity,
-        title=entry.title,
-        detail=detail,
-        fix=fix,
-        certificates=tuple(dict.fromkeys(certificates)),
-        clients=tuple(clients),
-    )
-
+from .trust import store_phrase
 
 # --- the verifier's words, translated -------------------------------------------
 
 # The verifier appends "(encountered processing <Certificate(subject=<Name(…)>…)>)";
 # we keep the name and drop the rest.
 _NOISE = re.compile(r"\s*\(encountered processing <Certificate\(subject=<Name\((.*?)\)>.*$")
-# Verifier messages -> (category, words). Categories say which of our own
-# findings already explain the failure, so invalid-path is only raised for
-# reasons nothing else covers.
+# Verifier messages -> (category, words); catalogue.EXPLAINED_BY maps a category
+# to the findings that already explain it.
 _RULES: tuple[tuple[str, str, str], ...] = (
     ("no interior errors", "missing", "no issuer could be found to continue the path to a root"),
     (
@@ -354,23 +70,6 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ("subjectAltName", "other", "the certificate has no usable subjectAltName"),
     ("no roots", "no-roots", "the trust store holds no roots"),
 )
-EXPLAINED_BY: dict[str, frozenset[str]] = {
-    "missing": frozenset(
-        {
-            "incomplete-chain",
-            "wrong-intermediate-same-key",
-            "wrong-intermediate",
-            "untrusted-root",
-            "self-signed-leaf",
-        }
-    ),
-    "time": frozenset(
-        {"leaf-expired", "leaf-not-yet-valid", "intermediate-expired", "root-expired"}
-    ),
-    "weak-key": frozenset({"weak-key"}),
-    "weak-signature": frozenset({"weak-signature"}),
-    "no-roots": frozenset({"untrusted-root"}),
-}
 
 
 def explain_verifier_error(message: str) -> tuple[str, str]:
@@ -554,8 +253,8 @@ def self_signed_leaf(leaf: CertificateInfo, *, pinned: bool, store: str) -> Find
     if pinned:
         return make_finding(
             "self-signed-leaf",
-            f"The certificate {ref(leaf)} is self-signed. It is accepted here only because the "
-            f"trust store '{store}' holds this exact certificate; every client that does not "
+            f"The certificate {ref(leaf)} is self-signed. It is accepted here only because "
+            f"{store_phrase(store)} holds this exact certificate; every client that does not "
             "has it pinned rejects it.",
             "Fine for a private service whose clients all pin this certificate; otherwise use a "
             "certificate from a CA the clients trust.",
@@ -716,7 +415,7 @@ def contains_anchor(anchor: CertificateInfo, store: str, *, on_path: bool) -> Fi
     role = "the root the chain ends at" if on_path else "a trusted root, not on this chain"
     return make_finding(
         "contains-anchor",
-        f"The server sends {ref(anchor)}, {role} (it is in the '{store}' trust store). Clients "
+        f"The server sends {ref(anchor)}, {role} (it is in {store_phrase(store)}). Clients "
         "use their own copy of a root and ignore the one sent, so this only adds bytes to every "
         "handshake.",
         f"Optional: remove {ref(anchor)} from the chain file.",
@@ -798,9 +497,9 @@ def intermediate_expired(
 
 def untrusted_root(tops: Sequence[CertificateInfo], store: str, *, store_empty: bool) -> Finding:
     why = (
-        f"the trust store '{store}' holds no roots at all"
+        f"{store_phrase(store)} holds no roots at all"
         if store_empty
-        else f"{'it is' if len(tops) == 1 else 'they are'} not in the '{store}' trust store"
+        else f"{'it is' if len(tops) == 1 else 'they are'} not in {store_phrase(store)}"
     )
     return make_finding(
         "untrusted-root",
@@ -819,7 +518,7 @@ def root_expired(roots: Sequence[CertificateInfo], at: dt.datetime, store: str) 
     return make_finding(
         "root-expired",
         f"Every path from the server's certificate ends at an expired root: {what} (checked at "
-        f"{when(at)}, trust store '{store}'). Clients whose trust store has no newer root for "
+        f"{when(at)} against {store_phrase(store)}). Clients whose trust store has no newer root for "
         "this chain reject it — as when DST Root CA X3 expired in September 2021 and AddTrust "
         "External CA Root in May 2020.",
         "Ask your CA for the chain to its current root and serve that (see the expected chain "
@@ -862,9 +561,24 @@ def _unused_note(unused: Sequence[CertificateInfo]) -> str:
     )
 
 
+def _weak_what(code: str, certs: Sequence[CertificateInfo]) -> str:
+    if code == "weak-signature":
+        return "; ".join(f"{ref(c)} is signed with {_hash_name(c)}" for c in certs)
+    return "; ".join(f"{ref(c)} has a {c.key_size}-bit {c.key_type} key" for c in certs)
+
+
+def weak_problem(
+    code: str, used: Sequence[CertificateInfo], unused: Sequence[CertificateInfo]
+) -> str:
+    """The first sentence of a weak-signature or weak-key finding (also a client's reason)."""
+    what = _weak_what(code, used or unused)
+    if used:
+        return what
+    return f"{what}, but no path clients build uses it: current clients accept the chain without it"
+
+
 def _weak(
     code: str,
-    what: str,
     why: str,
     fix: str,
     used: Sequence[CertificateInfo],
@@ -878,14 +592,14 @@ def _weak(
     verifier never touch them, old path builders that take the first path may,
     so a warning whose fix is to remove them.
     """
+    first = weak_problem(code, used, unused)
     if used:
         return make_finding(
-            code, f"{what}. {why}{_unused_note(unused)}", fix, shas([*used, *unused]), ALL_CLIENTS
+            code, f"{first}. {why}{_unused_note(unused)}", fix, shas([*used, *unused]), ALL_CLIENTS
         )
     return make_finding(
         code,
-        f"{what}, but no path clients build uses it: current clients accept the chain "
-        "without it. Old clients that follow the first path they find (OpenSSL 1.0.x, old "
+        f"{first}. Old clients that follow the first path they find (OpenSSL 1.0.x, old "
         f"Android and Java) may take it and fail. {why}",
         f"Remove {refs(unused)} from the chain file; no client needs "
         f"{'it' if len(unused) == 1 else 'them'}.",
@@ -898,10 +612,8 @@ def _weak(
 def weak_signature(
     certs: Sequence[CertificateInfo], unused: Sequence[CertificateInfo] = ()
 ) -> Finding:
-    what = "; ".join(f"{ref(c)} is signed with {_hash_name(c)}" for c in (certs or unused))
     return _weak(
         "weak-signature",
-        what,
         "SHA-1 and MD5 signatures can be forged; browsers, Go, Java, and OpenSSL at its "
         "default security level reject them.",
         "Have the certificate (and any such intermediate) re-issued with SHA-256; every CA "
@@ -912,10 +624,8 @@ def weak_signature(
 
 
 def weak_key(certs: Sequence[CertificateInfo], unused: Sequence[CertificateInfo] = ()) -> Finding:
-    what = "; ".join(f"{ref(c)} has a {c.key_size}-bit {c.key_type} key" for c in (certs or unused))
     return _weak(
         "weak-key",
-        what,
         "Keys below RSA 2048 or EC 256 bits can be broken; browsers and current "
         "libraries reject them.",
         "Generate a new key (RSA 2048+ or EC P-256) and a new certificate for it; for a weak "
@@ -973,15 +683,109 @@ def aia_fetch_failed(failures: Sequence[tuple[CertificateInfo, str, str]]) -> Fi
     )
 
 
+def untrusted_root_elsewhere(
+    *,
+    top: str,
+    top_sha: str,
+    root: str,
+    platforms: Sequence[str],
+    store: str,
+    cross: tuple[str, str] | None,
+    clients: Sequence[str],
+) -> Finding:
+    """``untrusted-root``: the chain's top issuer is a root of other stores, not of this one.
+
+    ``cross``: (issuer name, SHA-256) of a cross-signed copy of ``root`` chainscan knows.
+    """
+    fix = (
+        f"Nothing the server sends is missing: {root} is a root. Clients whose store lacks it "
+        f"(here: {store_phrase(store)}) cannot connect. "
+    )
+    if cross:
+        fix += (
+            f"Serve the cross-signed {root} (issued by {cross[0]}, SHA-256 {cross[1][:16]}…) "
+            f"after {top}, so they reach a root they have."
+        )
+    else:
+        fix += (
+            f"If your CA offers a cross-signed {root} (issued by an older root), serve it "
+            f"after {top}; otherwise those clients need {root} installed."
+        )
+    return make_finding(
+        "untrusted-root",
+        f"{top} is issued by {root}, a root in the stores of {', '.join(platforms)} "
+        f"but not in {store_phrase(store)} this report is judged against.",
+        fix,
+        [top_sha],
+        clients,
+    )
+
+
+def untrusted_private_ca(*, top: str, top_sha: str, root: str, clients: Sequence[str]) -> Finding:
+    """``untrusted-root``: the chain ends in a private CA no store has and chainscan never saw."""
+    return make_finding(
+        "untrusted-root",
+        f"{top} is issued by {root}, which no public root store has and chainscan has "
+        "never seen: the chain ends in a private CA. Public clients reject it.",
+        f"Add {root} (the private root) as a trust anchor: install it on every client that must "
+        "connect, and add it to chainscan as a custom root to check the rest of the chain. If the "
+        "site must work for the public, get the certificate from a public CA.",
+        [top_sha],
+        clients,
+    )
+
+
+def missing_on_platforms(
+    lines: Sequence[tuple[str, str]],
+    causes: Iterable[str],
+    *,
+    accepting: int,
+    rejecting: int,
+    leaf_sha: str | None,
+    clients: Sequence[str],
+    legacy_only: bool,
+) -> Finding:
+    """``missing-on-platforms``: ``lines`` are (platforms, reason) rows of those that reject.
+
+    ``causes``: why they reject, as ``PlatformVerdict.cause`` codes; each cause
+    has its own fix.
+    """
+    fixes: list[str] = []
+    why = set(causes)
+    if why & {"missing-root", "private-root"}:
+        fixes.append(
+            "for a root their store lacks, serve a chain that ends at a root they have (a "
+            "cross-sign from your CA, if it offers one), or accept that those devices cannot "
+            "connect; devices you manage can get the root installed"
+        )
+    if "missing-intermediate" in why:
+        fixes.append("serve every intermediate up to the root (the full chain file)")
+    if why & {"literal-expired", "literal-not-yet-valid"}:
+        fixes.append(
+            "stop serving the expired cross-sign: clients that follow the served chain "
+            "literally (OpenSSL 1.0.x) stop at it, newer ones find the valid root themselves"
+        )
+    if why & {"expired-root", "literal-expired", "time"} and not fixes:
+        fixes.append("serve the chain to your CA's current root")
+    fix = ("For them: " + "; ".join(fixes) + ".") if fixes else "See each platform's reason."
+    return make_finding(
+        "missing-on-platforms",
+        f"{accepting} of {accepting + rejecting} platforms accept this chain, but "
+        + "; ".join(f"{who}: {why}" for who, why in lines)
+        + ".",
+        fix,
+        [leaf_sha] if leaf_sha else [],
+        clients,
+        severity=Severity.INFO if legacy_only else None,
+    )
+
+
 __all__ = [
-    "AIA",
-    "ALL_CLIENTS",
-    "CATALOGUE",
-    "CLIENT_FAMILIES",
-    "LEGACY",
-    "PRELOAD",
-    "STRICT",
-    "CatalogueEntry",
-    "affected_clients",
-    "make_finding",
+    "explain_verifier_error",
+    "issuer_label",
+    "ref",
+    "refs",
+    "serve_in_order",
+    "weak_problem",
+    "when",
 ]
