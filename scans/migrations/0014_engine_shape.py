@@ -92,7 +92,7 @@ def store_in_words(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("scans", "0012_api_tokens"),
+        ("scans", "0013_history_size"),
     ]
 
     operations = [
