@@ -237,7 +237,7 @@ def test_a_report_stored_before_the_engine_named_stores_in_words_reads_the_same(
     )
     finding.save()
 
-    importlib.import_module("scans.migrations.0013_engine_shape").store_in_words(apps, None)
+    importlib.import_module("scans.migrations.0014_engine_shape").store_in_words(apps, None)
 
     plain = text(page(alice_client, x1_on_one_node))
     assert "which is not in your own anchors (test root)" in plain
