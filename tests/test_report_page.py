@@ -228,7 +228,9 @@ def test_a_report_stored_before_the_engine_named_stores_in_words_reads_the_same(
     from scans.models import Finding, Outcome
 
     old = "the chain ends at a root, which is not in the 'none+test root' store"
-    outcome = Outcome.objects.filter(endpoints__scan=x1_on_one_node, findings__isnull=False)[0]
+    outcome = Outcome.objects.filter(
+        endpoints__endpoint_set__scans=x1_on_one_node, findings__isnull=False
+    )[0]
     outcome.clients = [{**outcome.clients[0], "reason": f"Rejects: {old}."}, *outcome.clients[1:]]
     outcome.save()
     finding = Finding.objects.filter(outcome=outcome)[0]

@@ -56,7 +56,7 @@ def test_opposite_order_submissions_of_the_same_hosts_both_succeed(alice, bob):
         mock.patch.object(services, "_host_locked", side_effect=lock_then_wait, autospec=True),
         # Not to the broker: a session worker running these scans would race
         # the test's teardown (TRUNCATE) for the rows.
-        mock.patch.object(services, "scan_dispatch", autospec=True),
+        mock.patch.object(services, "scans_dispatch", autospec=True) as dispatch,
     ):
         threads = [
             threading.Thread(target=submit, args=(alice, [A, B])),
@@ -68,6 +68,7 @@ def test_opposite_order_submissions_of_the_same_hosts_both_succeed(alice, bob):
             thread.join(timeout=60)
 
     assert not errors, errors
+    assert dispatch.call_count == 2  # nothing reached the broker (the patch held)
     # Each gets its scans back in the order it asked for them.
     assert results == {"alice": [A.host, B.host], "bob": [B.host, A.host]}
     assert Scan.objects.count() == 4
