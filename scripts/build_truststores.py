@@ -7,8 +7,9 @@
 
 Writes two files under ``scans/engine/data/``:
 
-- ``roots.pem.gz``: every root any chosen snapshot names, once, as gzip'd PEM,
-  in the order of the index's ``roots`` list;
+- ``roots.pem.gz``: every certificate any chosen snapshot names (its roots,
+  and for Apple the certificates it refuses), once, as gzip'd PEM, in the
+  order of the index's ``roots`` list;
 - ``stores.json``: the snapshots chosen, each naming its roots by position in
   that list (small integers instead of 64-character hashes keep it ~10x smaller).
 
@@ -72,6 +73,23 @@ def mozilla(snapshots: list[dict]) -> list[dict]:
 
 
 def apple(snapshots: list[dict]) -> list[dict]:
+    """Apple's newest release per quarter, with the certificates Apple refuses.
+
+    ``revoked`` ("blocked": a non-recoverable trust failure) and ``distrusted``
+    ("graylisted": a failure the user may override; both fail a connection by
+    default) are the SHA-256 lists of the release's ``revoked`` and
+    ``distrusted`` folders. Apple dropped those folders from the source
+    (``distrusted`` after 55219.140.2, ``revoked`` after 55313.140.2) without
+    announcing that it trusts those certificates again (DigiNotar, the
+    mis-issued TURKTRUST and CNNIC/MCS intermediates, WoSign's free SSL CA), so a
+    later release carries the last lists any earlier release (of any train) had.
+    """
+    last: dict[str, list[str]] = {"revoked": [], "distrusted": []}
+    for s in sorted(snapshots, key=lambda s: s["date"]):
+        for kind in last:
+            if s.get(kind) is not None:
+                last[kind] = sorted(s[kind])
+            s[kind + "_in_effect"] = last[kind]
     by_quarter: dict[str, dict] = {}
     for s in sorted(snapshots, key=lambda s: s["date"]):
         year, month = s["date"][:4], int(s["date"][5:7])
@@ -90,6 +108,8 @@ def apple(snapshots: list[dict]) -> list[dict]:
                 "date": s["date"],
                 "commit": s["commit"],
                 "roots": s["roots"],
+                "revoked": s["revoked_in_effect"],
+                "distrusted": s["distrusted_in_effect"],
             }
         )
     return out
@@ -107,7 +127,11 @@ def main(argv: list[str]) -> int:
         "apple": apple(json.loads((source / "apple.json").read_text())["snapshots"]),
         "mozilla": mozilla(json.loads((source / "mozilla.json").read_text())["snapshots"]),
     }
-    needed = sorted({sha for snaps in platforms.values() for s in snaps for sha in s["roots"]})
+    # Every certificate a snapshot names: its roots, and (Apple) those it refuses.
+    lists = ("roots", "revoked", "distrusted")
+    needed = sorted(
+        {sha for snaps in platforms.values() for s in snaps for k in lists for sha in s.get(k, ())}
+    )
     position = {sha: i for i, sha in enumerate(needed)}
     pem = bytearray()
     for sha in needed:
@@ -121,7 +145,10 @@ def main(argv: list[str]) -> int:
         "security_certificates, certifi's cacert.pem",
         "roots": needed,
         "platforms": {
-            name: [{**s, "roots": sorted(position[h] for h in s["roots"])} for s in snaps]
+            name: [
+                {**s, **{k: sorted(position[h] for h in s[k]) for k in lists if k in s}}
+                for s in snaps
+            ]
             for name, snaps in platforms.items()
         },
     }
@@ -131,7 +158,9 @@ def main(argv: list[str]) -> int:
     text = json.dumps(index, separators=(",", ":"))
     (out / "stores.json").write_text(text + "\n")
     counts = {k: len(v) for k, v in platforms.items()}
-    print(f"{len(needed)} roots, snapshots {counts}; wrote {out}/roots.pem.gz and stores.json")  # noqa: T201
+    print(
+        f"{len(needed)} certificates, snapshots {counts}; wrote {out}/roots.pem.gz and stores.json"
+    )  # noqa: T201
     return 0
 
 

@@ -758,6 +758,11 @@ def missing_on_platforms(
             "cross-sign from your CA, if it offers one), or accept that those devices cannot "
             "connect; devices you manage can get the root installed"
         )
+    if "refused" in why:
+        fixes.append(
+            "for a certificate their vendor refuses (Apple's revoked or distrusted list), "
+            "no chain through it will work there: get a certificate from a CA they trust"
+        )
     if "missing-intermediate" in why:
         fixes.append("serve every intermediate up to the root (the full chain file)")
     if why & {"literal-expired", "literal-not-yet-valid"}:

@@ -379,7 +379,7 @@ def judge(
     out: list[PlatformVerdict] = []
     for p in platforms:
         snap = snapshot_for(p, cat, evidence.at)
-        key = _relevance(p, cat.store(snap), evidence, verifiers.keys)
+        key = _relevance(p, snap, cat.store(snap), evidence, verifiers.keys)
         outcome = memo.get(key)
         if outcome is None:
             outcome = memo[key] = _judge_one(p, snap, cat, evidence, verifiers)
@@ -389,19 +389,22 @@ def judge(
 
 def _relevance(
     platform: Platform,
+    snap: Snapshot,
     trust: TrustStore,
     ev: ChainEvidence,
     memo: dict[tuple[object, ...], tuple[object, ...]],
 ) -> tuple[object, ...]:
-    """What a platform's outcome depends on: its behaviour, its pool and the roots that can issue in it."""
-    pool = _pool(platform, ev)
+    """What a platform's outcome depends on: its behaviour, its pool, the roots that
+    can issue in it, and the certificates it refuses among them."""
+    pool = _pool(platform, ev, snap)
     behaviour = (
         platform.fetches_aia,
         platform.preloads,
         platform.anchor_expiry,
         platform.alternative_paths,
     )
-    return (behaviour, _paths_key(trust, pool, ev, memo))
+    refused = tuple(id(c) for c in _refused(platform, snap, ev))
+    return (behaviour, _paths_key(trust, pool, ev, memo), refused)
 
 
 def _paths_key(
@@ -452,14 +455,40 @@ def _verdict(platform: Platform, snap: Snapshot, outcome: _Outcome) -> PlatformV
     )
 
 
-def _pool(platform: Platform, ev: ChainEvidence) -> list[x509.Certificate]:
+def _pool(platform: Platform, ev: ChainEvidence, snap: Snapshot) -> list[x509.Certificate]:
+    """The intermediates the platform can build with: what it can get, minus what
+    its vendor refuses (Apple's revoked and distrusted lists)."""
     pool = list(ev.served[1:])
     if platform.fetches_aia:
         pool += ev.fetched
     if platform.preloads:
         # Only ever combined with Mozilla's own roots (see ChainEvidence.known).
         pool += ev.known + ev.fetched
-    return _unique(pool)
+    pool = _unique(pool)
+    if snap.revoked or snap.distrusted:
+        pool = [c for c in pool if not snap.refuses(_sha(c))]
+    return pool
+
+
+def _refused(platform: Platform, snap: Snapshot, ev: ChainEvidence) -> list[x509.Certificate]:
+    """The certificates this platform could have used but its vendor refuses."""
+    if not (snap.revoked or snap.distrusted):
+        return []
+    reachable = [*ev.served, *(ev.fetched if platform.fetches_aia else ())]
+    return [c for c in _unique(reachable) if snap.refuses(_sha(c))]
+
+
+def _refusal(platform: Platform, snap: Snapshot, cert: x509.Certificate, rest: str) -> _Outcome:
+    # Apple's lists: security_certificates' certificates/revoked ("blocked", a
+    # non-recoverable trust failure) and certificates/distrusted ("graylisted",
+    # recoverable: the user may override). Either fails a connection by default.
+    kind = snap.refuses(_sha(cert))
+    how = "blocks it outright" if kind == "revoked" else "distrusts it (users may override)"
+    return _Outcome(
+        False,
+        f"{label(cert)} is on its vendor's {kind} list: {platform.name.split(' (')[0]} {how}{rest}",
+        kind="refused",
+    )
 
 
 def _judge_one(
@@ -473,7 +502,9 @@ def _judge_one(
     trust = cat.store(snap)
     if trust.store is None:
         return _Outcome(False, "its store is empty", kind="other")
-    pool = _pool(platform, ev)
+    if snap.refuses(_sha(leaf)):
+        return _refusal(platform, snap, leaf, "")
+    pool = _pool(platform, ev, snap)
     if not platform.alternative_paths:
         return _literal(platform, cat, trust, ev, verifiers)
     key = _paths_key(trust, pool, ev, verifiers.keys)
@@ -486,12 +517,21 @@ def _judge_one(
         err = ""
     else:
         chain, err = verifiers.verify(trust.store, leaf, pool, ev.at, key=key)
+    refused = _refused(platform, snap, ev)
+    blocked_root = next((c for c in chain if snap.refuses(_sha(c))), None)
+    if blocked_root is not None:
+        return _refusal(platform, snap, blocked_root, "")
     if chain:
         return _Outcome(True, _accept_reason(chain, ev), chain)
     if not platform.anchor_expiry:
         outcome = _through_expired_anchor(trust, leaf, pool, ev, verifiers)
         if outcome is not None:
             return outcome
+    # The path it would have built runs through a certificate it refuses (one
+    # that issued the leaf or an intermediate it has).
+    refused = [c for c in refused if any(_signs(x, c) for x in (leaf, *pool))]
+    if refused:
+        return _refusal(platform, snap, refused[0], ", and no other path reaches its store")
     return _reject(platform, cat, trust, pool, ev, err)
 
 

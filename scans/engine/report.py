@@ -242,7 +242,8 @@ class PlatformVerdict:
     first, root last; empty when it rejects. ``cause`` says why it rejects as
     a code (``missing-root``, ``private-root``, ``unknown-issuer``,
     ``missing-intermediate``, ``expired-root``, ``literal-expired``,
-    ``literal-not-yet-valid``, ``time``, ``blocker``, ``other``) for the
+    ``literal-not-yet-valid``, ``time``, ``blocker``, ``refused`` (on the
+    vendor's revoked or distrusted list), ``other``) for the
     engine's own findings to act on; it is not part of the JSON report.
     """
 

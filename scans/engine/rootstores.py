@@ -45,6 +45,10 @@ class Snapshot:
         date: from when the snapshot is in effect; ``None`` for the current
             programs (Microsoft, the system store), which have no history here.
         roots: SHA-256 (hex) of each root.
+        revoked: SHA-256 of certificates the platform refuses outright (Apple's
+            "revoked" list: a non-recoverable trust failure).
+        distrusted: SHA-256 of certificates it refuses unless the user
+            overrides (Apple's "distrusted", graylisted, list).
     """
 
     platform: str
@@ -52,6 +56,14 @@ class Snapshot:
     name: str
     date: dt.date | None
     roots: tuple[str, ...]
+    revoked: frozenset[str] = frozenset()
+    distrusted: frozenset[str] = frozenset()
+
+    def refuses(self, sha256: str) -> str:
+        """``"revoked"`` or ``"distrusted"`` if the platform refuses this certificate, else ``""``."""
+        if sha256 in self.revoked:
+            return "revoked"
+        return "distrusted" if sha256 in self.distrusted else ""
 
 
 @dataclass(eq=False)
@@ -154,6 +166,8 @@ def load_shipped(
                 name=item["name"],
                 date=dt.date.fromisoformat(item["date"]),
                 roots=tuple(order[i] for i in item["roots"]),
+                revoked=frozenset(order[i] for i in item.get("revoked", ())),
+                distrusted=frozenset(order[i] for i in item.get("distrusted", ())),
             )
             for item in sorted(items, key=lambda s: str(s["date"]))
         )

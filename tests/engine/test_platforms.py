@@ -243,3 +243,105 @@ def test_the_cli_replays_october_2021_with_platforms(
     text = capsys.readouterr().out
     assert "who can connect:" in text
     assert "NO   OpenSSL 1.0.x: follows the served ISRG Root X1 to DST Root CA X3" in text
+
+
+# --- certificates a vendor refuses (Apple's revoked and distrusted lists) -----------------
+
+
+def _apple_refusing(refused: pki.Issued, *roots: pki.Issued) -> tuple[object, ...]:
+    """A catalogue where Apple and Mozilla hold ``roots`` and Apple lists ``refused``
+    as revoked, and those two platforms."""
+    from scans.engine.rootstores import RootCatalog, Snapshot
+
+    shas = tuple(sha(r.der) for r in roots)
+    day = dt.date(2000, 1, 1)
+    cat = RootCatalog(
+        certs={sha(r.der): r.cert for r in roots},
+        snapshots={
+            "apple": (
+                Snapshot(
+                    "apple", "t", "Apple test", day, shas, revoked=frozenset({sha(refused.der)})
+                ),
+            ),
+            "mozilla": (Snapshot("mozilla", "t", "Mozilla test", day, shas),),
+        },
+    )
+    chosen = tuple(p for p in PLATFORMS if p.id in ("apple", "mozilla"))
+    return cat, chosen
+
+
+def _judge_served(served: list[pki.Issued], cat: object, chosen: object, *roots: pki.Issued):  # type: ignore[no-untyped-def]
+    from cryptography.x509 import DNSName
+
+    from scans.engine.platforms import ChainEvidence, judge
+
+    ev = ChainEvidence(
+        leaf=served[0].cert,
+        served=tuple(c.cert for c in served),
+        fetched=(),
+        known=(),
+        subjects=(DNSName("www.example.com"),),
+        blocker=None,
+        trust=build_store("test", [(r.cert, "test") for r in roots]),
+        at=pki.NOW,
+    )
+    return {v.id: v for v in judge(ev, platforms=chosen, roots=cat)}  # type: ignore[arg-type]
+
+
+def test_apple_refuses_a_chain_through_an_intermediate_on_its_revoked_list() -> None:
+    c = pki.cast()
+    cat, chosen = _apple_refusing(c.issuing, c.root)
+
+    verdicts = _judge_served([c.leaf, c.issuing], cat, chosen, c.root)
+
+    assert verdicts["mozilla"].accepts
+    apple = verdicts["apple"]
+    assert not apple.accepts and apple.cause == "refused" and apple.path == ()
+    assert "is on its vendor's revoked list: Apple blocks it outright" in apple.reason
+    assert "no other path reaches its store" in apple.reason
+
+
+def test_apple_builds_around_a_refused_intermediate_when_another_path_exists() -> None:
+    c = pki.cast()
+    other = pki.cross_sign(c.issuing, c.other_root)
+    cat, chosen = _apple_refusing(c.issuing, c.root, c.other_root)
+
+    verdicts = _judge_served([c.leaf, c.issuing, other], cat, chosen, c.root, c.other_root)
+
+    apple = verdicts["apple"]
+    assert apple.accepts
+    assert apple.path == (sha(c.leaf.der), sha(other.der), sha(c.other_root.der))
+
+
+def test_apple_refuses_a_leaf_on_its_list_whatever_the_chain() -> None:
+    c = pki.cast()
+    cat, chosen = _apple_refusing(c.leaf, c.root)
+    apple = _judge_served([c.leaf, c.issuing], cat, chosen, c.root)["apple"]
+    assert not apple.accepts and apple.cause == "refused"
+    assert apple.reason.endswith("Apple blocks it outright")
+
+
+def test_the_shipped_apple_stores_carry_apples_refusals_over_time() -> None:
+    """From the real data: WoSign's free SSL intermediate joined Apple's revoked list
+    in September 2016 (after the WoSign/StartCom distrust), DigiNotar's root its
+    distrusted list in 2011; releases after Apple dropped those folders from the
+    source keep the last lists."""
+    from scans.engine.rootstores import catalog
+
+    cat = catalog()
+    wosign = "WoSign CA Free SSL Certificate G2"
+    (wosign_sha,) = {h for h, cert in cat.certs.items() if wosign in cert.subject.rfc4514_string()}
+    before = cat.at("apple", dt.datetime(2016, 6, 1, tzinfo=dt.UTC))
+    after = cat.at("apple", dt.datetime(2017, 1, 1, tzinfo=dt.UTC))
+    newest = cat.at("apple", dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
+    assert before.refuses(wosign_sha) == ""
+    assert after.refuses(wosign_sha) == "revoked" and newest.refuses(wosign_sha) == "revoked"
+    diginotar = {
+        h
+        for h, cert in cat.certs.items()
+        if cert.subject.rfc4514_string().startswith(
+            "1.2.840.113549.1.9.1=info@diginotar.nl,CN=DigiNotar Root CA,"
+        )
+    }
+    at_2012 = cat.at("apple", dt.datetime(2012, 6, 1, tzinfo=dt.UTC))
+    assert {at_2012.refuses(h) for h in diginotar} >= {"distrusted"}
