@@ -158,9 +158,8 @@ def main(argv: list[str]) -> int:
     text = json.dumps(index, separators=(",", ":"))
     (out / "stores.json").write_text(text + "\n")
     counts = {k: len(v) for k, v in platforms.items()}
-    print(
-        f"{len(needed)} certificates, snapshots {counts}; wrote {out}/roots.pem.gz and stores.json"
-    )  # noqa: T201
+    done = f"{len(needed)} certificates, snapshots {counts}; wrote {out}/roots.pem.gz, stores.json"
+    print(done)  # noqa: T201
     return 0
 
 
