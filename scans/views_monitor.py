@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
@@ -190,14 +190,12 @@ class OverviewRow:
     # Why it is not ok, in one line: the last scan's headline finding (broken,
     # warning) or the reason it could not scan.
     headline: str = ""
-    # h6 (alerts): the watch's open incidents, filled in by the alerts app; the
-    # overview's "Incidents" column renders them when the list is not empty.
-    incidents: list[Any] = field(default_factory=list)
 
 
 def overview_rows(watches: list[Watch], now: dt.datetime) -> list[OverviewRow]:
-    """Rows of one overview page. Extension point: whatever else a row shows
-    (alerts' open incidents) is added here for the whole page in one query."""
+    """Rows of one overview page: whatever a row shows beyond the watch and its
+    scans is read here for the whole page at once (a constant number of queries).
+    Open incidents have their own box above the table (templatetags ``alerts``)."""
     states = {w.pk: monitoring.watch_state(w) for w in watches}
     top = top_findings(
         w.last_scan_id for w in watches if states[w.pk] in ("broken", "warning") and w.last_scan_id
