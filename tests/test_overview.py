@@ -87,6 +87,13 @@ def test_a_row_that_is_not_ok_says_why_in_one_line(alice_client, alice):
     failed.refresh_from_db()
     watch_of(failed, user=alice)
 
+    exported = alice_client.get(reverse("overview-csv")).streaming_content
+    rows = list(csv.reader(io.StringIO(b"".join(exported).decode())))
+    assert sorted(r[-1] for r in rows[1:]) == [
+        "",
+        "Wrong intermediate: right key, wrong name",
+        "connection refused by 192.0.2.10:8444",
+    ]
     page = alice_client.get(reverse("overview")).content.decode()
     headlines = page.split('class="headline">')[1:]
     assert [h.split("<")[0] for h in headlines] == [
@@ -190,6 +197,7 @@ def test_csv_export_has_every_matching_watch_and_defuses_formulas(alice_client, 
     assert rows[1][0] == HOST and rows[1][3] == "ok"
     assert rows[1][6].startswith("'=")
     assert len(rows) == 2
+    assert rows[0][-1] == "why" and rows[1][-1] == ""  # an ok watch has nothing to say
     # The overview's filters apply to the export: nothing is paused.
     paused = alice_client.get(reverse("overview-csv") + "?state=paused")
     assert len(b"".join(paused.streaming_content).decode().splitlines()) == 1
