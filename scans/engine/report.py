@@ -13,6 +13,7 @@ import datetime as dt
 import enum
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -301,6 +302,15 @@ class EndpointReport:
         return tuple(c.sha256 for c in self.expected)
 
 
+def host_endpoints(endpoints: Sequence[EndpointReport]) -> tuple[EndpointReport, ...]:
+    """The endpoints that speak for the host (its verdict, its expiry): those asked
+    with its name. The probe without SNI shows the server's default certificate,
+    which clients that send the name never get; it counts only when no endpoint
+    was asked with a name (a scan of an IP address)."""
+    named = tuple(e for e in endpoints if e.sni is not None)
+    return named or tuple(endpoints)
+
+
 @dataclass(frozen=True)
 class Report:
     """The whole result for one host and port.
@@ -327,12 +337,7 @@ class Report:
 
     @property
     def host_endpoints(self) -> tuple[EndpointReport, ...]:
-        """The endpoints that speak for the host: those asked with its name. The
-        probe without SNI shows the server's default certificate, which clients
-        that send the name never get; it counts only when no endpoint was asked
-        with a name (a scan of an IP address)."""
-        named = tuple(e for e in self.endpoints if e.sni is not None)
-        return named or self.endpoints
+        return host_endpoints(self.endpoints)
 
     @property
     def valid_until(self) -> dt.datetime | None:
@@ -544,4 +549,5 @@ __all__ = [
     "Role",
     "Severity",
     "Verdict",
+    "host_endpoints",
 ]

@@ -31,7 +31,7 @@ from .network import (
     host_port,
 )
 from .policy import AddressBlocked, AddressPolicy, parse_ip
-from .report import EndpointReport, Finding, Report, Severity, Verdict
+from .report import EndpointReport, Finding, Report, Severity, Verdict, host_endpoints
 from .targets import Target
 from .trust import TrustStore
 
@@ -114,7 +114,7 @@ def run_scan(
     def finish(
         endpoints: list[EndpointReport], findings: list[Finding], error: str | None
     ) -> Report:
-        counted = [e for e in endpoints if e.sni is not None or sni is None]
+        counted = host_endpoints(endpoints)
         verdict = Verdict.worst([e.verdict for e in counted] + [Verdict.from_findings(findings)])
         return Report(
             host=target.host,
