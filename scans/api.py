@@ -397,10 +397,7 @@ def channel_api(request: HttpRequest, public_id: str) -> HttpResponse:
         form = _channel_form(data, editing=channel)
         if isinstance(form, JsonResponse):
             return form
-        channel_update(channel=channel, data=form.cleaned_data)
-        if enabled is not None and enabled != channel.enabled:
-            channel.enabled, channel.failures, channel.disabled_reason = enabled, 0, ""
-            channel.save(update_fields=["enabled", "failures", "disabled_reason"])
+        channel_update(channel=channel, data=form.cleaned_data, enabled=enabled)
     return JsonResponse(channel_json(channel))
 
 

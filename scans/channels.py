@@ -113,8 +113,18 @@ def channel_create(*, user: Any, data: dict[str, Any]) -> Channel:
     )
 
 
-def channel_update(*, channel: Channel, data: dict[str, Any]) -> Channel:
-    """Save an edit (``data`` from a ChannelForm bound with ``editing=channel``).
+def _switch(channel: Channel, enabled: bool) -> list[str]:
+    """Turn a channel on or off with a clean slate (no failures counted, no reason);
+    returns the fields to save."""
+    channel.enabled, channel.failures, channel.disabled_reason = enabled, 0, ""
+    return ["enabled", "failures", "disabled_reason"]
+
+
+def channel_update(
+    *, channel: Channel, data: dict[str, Any], enabled: bool | None = None
+) -> Channel:
+    """Save an edit (``data`` from a ChannelForm bound with ``editing=channel``), and
+    turn the channel on or off when ``enabled`` says so.
 
     A new address or secret is a fix for whatever made deliveries fail, so a
     channel disabled after failing is turned on again with its count reset."""
@@ -130,8 +140,9 @@ def channel_update(*, channel: Channel, data: dict[str, Any]) -> Channel:
     channel.remind_hours = data.get("remind_hours") or 0
     fields = ["name", "url", "secret", "to", "remind_hours"]
     if readdressed:
-        channel.enabled, channel.failures, channel.disabled_reason = True, 0, ""
-        fields += ["enabled", "failures", "disabled_reason"]
+        fields += _switch(channel, True)
+    if enabled is not None and enabled != channel.enabled:
+        fields += [f for f in _switch(channel, enabled) if f not in fields]
     channel.save(update_fields=fields)
     return channel
 
@@ -219,8 +230,7 @@ def channel_send_test(request: HttpRequest, public_id: str) -> HttpResponse:
 @require_POST
 def channel_enable(request: HttpRequest, public_id: str) -> HttpResponse:
     channel = _channel(request, public_id)
-    channel.enabled, channel.failures, channel.disabled_reason = True, 0, ""
-    channel.save(update_fields=["enabled", "failures", "disabled_reason"])
+    channel.save(update_fields=_switch(channel, True))
     return redirect("channels")
 
 
