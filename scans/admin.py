@@ -243,8 +243,8 @@ class WatchAdmin(admin.ModelAdmin):
             tags=data["tags"],
             note=data["note"],
             paused=data["paused"],
+            notify_renewals=data["notify_renewals"],
         )
-        Watch.objects.filter(pk=obj.pk).update(notify_renewals=data["notify_renewals"])
 
     @admin.action(description="Pause the selected watches")
     def pause(self, request: HttpRequest, queryset: QuerySet[Watch]) -> None:

@@ -338,6 +338,7 @@ def watch_update(
     tags: Sequence[str] | None = None,
     note: str | None = None,
     paused: bool | None = None,
+    notify_renewals: bool | None = None,
 ) -> Watch:
     """Change one watch; ``None`` leaves a field as it is. A shorter interval
     brings the next run forward; resuming a watch whose run was due runs it at
@@ -348,6 +349,7 @@ def watch_update(
         tags=tags,
         note=note,
         paused=paused,
+        notify_renewals=notify_renewals,
     )
     watch.refresh_from_db()
     return watch
@@ -362,6 +364,7 @@ def watches_update(
     remove_tags: Sequence[str] = (),
     note: str | None = None,
     paused: bool | None = None,
+    notify_renewals: bool | None = None,
 ) -> int:
     """Change many watches at once (the overview's bulk actions). Returns how many."""
     changes: dict[str, Any] = {}
@@ -377,6 +380,8 @@ def watches_update(
         changes["note"] = note[:MAX_NOTE]
     if paused is not None:
         changes["paused"] = paused
+    if notify_renewals is not None:
+        changes["notify_renewals"] = notify_renewals
     with transaction.atomic():
         count = watches.update(**changes, updated_at=timezone.now()) if changes else 0
         if add_tags or remove_tags:
