@@ -478,7 +478,7 @@ def _refused(platform: Platform, snap: Snapshot, ev: ChainEvidence) -> list[x509
     return [c for c in _unique(reachable) if snap.refuses(_sha(c))]
 
 
-def _refusal(platform: Platform, snap: Snapshot, cert: x509.Certificate, rest: str) -> _Outcome:
+def _refusal(snap: Snapshot, cert: x509.Certificate, rest: str) -> _Outcome:
     # Apple's lists: security_certificates' certificates/revoked ("blocked", a
     # non-recoverable trust failure) and certificates/distrusted ("graylisted",
     # recoverable: the user may override). Either fails a connection by default.
@@ -486,7 +486,7 @@ def _refusal(platform: Platform, snap: Snapshot, cert: x509.Certificate, rest: s
     how = "blocks it outright" if kind == "revoked" else "distrusts it (users may override)"
     return _Outcome(
         False,
-        f"{label(cert)} is on its vendor's {kind} list: {platform.name.split(' (')[0]} {how}{rest}",
+        f"{label(cert)} is on its vendor's {kind} list: {snap.platform.capitalize()} {how}{rest}",
         kind="refused",
     )
 
@@ -503,7 +503,7 @@ def _judge_one(
     if trust.store is None:
         return _Outcome(False, "its store is empty", kind="other")
     if snap.refuses(_sha(leaf)):
-        return _refusal(platform, snap, leaf, "")
+        return _refusal(snap, leaf, "")
     pool = _pool(platform, ev, snap)
     if not platform.alternative_paths:
         return _literal(platform, cat, trust, ev, verifiers)
@@ -520,7 +520,7 @@ def _judge_one(
     refused = _refused(platform, snap, ev)
     blocked_root = next((c for c in chain if snap.refuses(_sha(c))), None)
     if blocked_root is not None:
-        return _refusal(platform, snap, blocked_root, "")
+        return _refusal(snap, blocked_root, "")
     if chain:
         return _Outcome(True, _accept_reason(chain, ev), chain)
     if not platform.anchor_expiry:
@@ -531,7 +531,7 @@ def _judge_one(
     # that issued the leaf or an intermediate it has).
     refused = [c for c in refused if any(_signs(x, c) for x in (leaf, *pool))]
     if refused:
-        return _refusal(platform, snap, refused[0], ", and no other path reaches its store")
+        return _refusal(snap, refused[0], ", and no other path reaches its store")
     return _reject(platform, cat, trust, pool, ev, err)
 
 
